@@ -97,6 +97,21 @@ fail:
         return r;
 }
 
+const char *kc_log_error_prefix(const char *message) {
+        static const char *const plain[] = {
+                "Log driver not provided. Use --log-path",
+                "k8s-file doesn't support --log-tag",
+                "k8s-file doesn't support --log-label",
+                "Container ID must be longer than 12 characters",
+                "Include journald in compilation path to log to systemd journal",
+        };
+
+        for (size_t i = 0; message && i < ELEMENTSOF(plain); i++)
+                if (strcmp(message, plain[i]) == 0)
+                        return "[conmon:e] ";
+        return "[conmon:e]: ";
+}
+
 bool kc_log_is_passthrough(const KcLogSet *set) {
         return set && set->passthrough;
 }

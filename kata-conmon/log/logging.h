@@ -34,6 +34,10 @@ typedef struct KcLogSet KcLogSet;
  * filename", "log-path must not be empty", "k8s-file doesn't support --log-tag", "Container ID
  * must be longer than 12 characters", "Failed to open log file", ...), caller frees it. */
 int kc_log_open(const KcLogOptions *opts, KcLogSet **ret, char **ret_error);
+/* conmon prints its usage errors with two prefixes: "[conmon:e] " (nexit: "Log driver not
+ * provided...", "k8s-file doesn't support ...", "Container ID must be ...") and "[conmon:e]: "
+ * (everything else). Returns the one conmon uses for a message from kc_log_open(). */
+const char *kc_log_error_prefix(const char *message);
 /* True when a passthrough driver was selected: no pipes, the runtime inherits our stdio. */
 bool kc_log_is_passthrough(const KcLogSet *set);
 /* True when at least one driver writes somewhere (not none/passthrough only). */
