@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Links the kata_conmon SELinux module into a private copy of the host policy store and
+checks the resulting kernel policy and file contexts (TAP)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+DEVEL_MAKEFILE = "/usr/share/selinux/devel/Makefile"
+TOOLS = ("semodule", "sesearch", "seinfo", "matchpathcon", "make", "checkmodule")
+
+# A stand-in for container-selinux: only the declarations our optional blocks require.
+STUB_TE = """policy_module(kc_test_container_stub, 1.0.0)
+type container_runtime_t;
+domain_type(container_runtime_t)
+role system_r types container_runtime_t;
+type container_kvm_t;
+domain_type(container_kvm_t)
+role system_r types container_kvm_t;
+type container_kvm_var_run_t;
+files_type(container_kvm_var_run_t)
+"""
+
+# Negative controls: the same reference to a type no policy has, outside and inside
+# optional_policy. Both compile; only the second may link.
+BROKEN_TE = """policy_module(kc_test_broken, 1.0.0)
+gen_require(`
+        type kata_conmon_nonexistent_t;
+')
+type kc_test_broken_t;
+files_type(kc_test_broken_t)
+allow kata_conmon_nonexistent_t kc_test_broken_t:file read;
+"""
+
+OPTIONAL_TE = """policy_module(kc_test_optional, 1.0.0)
+type kc_test_optional_t;
+files_type(kc_test_optional_t)
+optional_policy(`
+        gen_require(`
+                type kata_conmon_nonexistent_t;
+        ')
+        allow kata_conmon_nonexistent_t kc_test_optional_t:file read;
+')
+"""
+
+n = 0
+failed = 0
+
+
+def tap(ok, desc, diag=""):
+    global n, failed
+    n += 1
+    if not ok:
+        failed += 1
+    print(("ok" if ok else "not ok") + " %d - %s" % (n, desc))
+    if diag and not ok:
+        for line in diag.rstrip().splitlines():
+            print("# " + line)
+    sys.stdout.flush()
+    return ok
+
+
+def bail(msg):
+    print("Bail out! " + msg)
+    sys.exit(1)
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def compile_module(workdir, name, text):
+    d = os.path.join(workdir, name)
+    os.makedirs(d)
+    for ext, body in (("te", text), ("if", ""), ("fc", "")):
+        with open(os.path.join(d, name + "." + ext), "w") as f:
+            f.write(body)
+    p = run(["make", "-s", "-f", DEVEL_MAKEFILE, name + ".pp"], cwd=d)
+    pp = os.path.join(d, name + ".pp")
+    return (p.returncode == 0 and os.path.isfile(pp)), pp, p.stdout + p.stderr
+
+
+class Store:
+    """A private copy of the host's policy store and policy tree under ROOT."""
+
+    def __init__(self, root, store):
+        self.root = root
+        self.store = store
+        os.makedirs(os.path.join(root, "etc"))
+        os.makedirs(os.path.join(root, "var", "lib"))
+        shutil.copytree("/etc/selinux", os.path.join(root, "etc", "selinux"), symlinks=True)
+        shutil.copytree("/var/lib/selinux", os.path.join(root, "var", "lib", "selinux"), symlinks=True)
+
+    def semodule(self, *args):
+        return run(["semodule", "-p", self.root, "-s", self.store, "-n"] + list(args))
+
+    def policy(self):
+        d = os.path.join(self.root, "etc", "selinux", self.store, "policy")
+        files = sorted((f for f in os.listdir(d) if re.fullmatch(r"policy\.\d+", f)),
+                       key=lambda f: int(f.split(".")[1]))
+        return os.path.join(d, files[-1]) if files else None
+
+    def file_contexts(self):
+        return os.path.join(self.root, "etc", "selinux", self.store, "contexts", "files", "file_contexts")
+
+    def modules(self):
+        p = self.semodule("-l")
+        return p.stdout.split()
+
+
+def has_type(policy, name):
+    p = run(["seinfo", policy, "-t", name, "-x"])
+    return p.returncode == 0 and re.search(r"^\s+type %s\b" % re.escape(name), p.stdout, re.M)
+
+
+def type_line(policy, name):
+    p = run(["seinfo", policy, "-t", name, "-x"])
+    m = re.search(r"^\s+type %s\b.*$" % re.escape(name), p.stdout, re.M)
+    return m.group(0) if m else ""
+
+
+def rules(policy, kind, src, tgt, cls, perms=None):
+    argv = ["sesearch", policy, kind, "-s", src, "-t", tgt, "-c", cls, "-ds", "-dt"]
+    if perms:
+        argv += ["-p", perms]
+    p = run(argv)
+    if p.returncode != 0:
+        return None, p.stderr
+    return [l for l in p.stdout.splitlines() if l.strip()], p.stdout + p.stderr
+
+
+def main():
+    pp = os.environ.get("KC_SELINUX_PP", "")
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        bail("missing tools %s (apt-get install policycoreutils setools selinux-utils checkpolicy make)" % " ".join(missing))
+    if not os.path.isfile(DEVEL_MAKEFILE):
+        bail("%s missing (apt-get install selinux-policy-dev)" % DEVEL_MAKEFILE)
+    if not pp or not os.path.isfile(pp):
+        bail("kata_conmon.pp not built (KC_SELINUX_PP=%r): configure with -Dselinux_policy=enabled" % pp)
+    store = "default"
+    try:
+        with open("/etc/selinux/config") as f:
+            for line in f:
+                if line.startswith("SELINUXTYPE="):
+                    store = line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    if not os.path.isdir(os.path.join("/var/lib/selinux", store)):
+        bail("no policy store /var/lib/selinux/%s (apt-get install selinux-policy-default)" % store)
+
+    print("1..23")
+    with tempfile.TemporaryDirectory(prefix="kc-selinux-") as tmp:
+        st = Store(os.path.join(tmp, "root"), store)
+        base_policy = st.policy()
+        host_has_container = bool(base_policy and has_type(base_policy, "container_kvm_t"))
+
+        # 1-3: the real link step.
+        p = st.semodule("-i", pp)
+        tap(p.returncode == 0, "kata_conmon.pp links into a copy of the %s store" % store, p.stdout + p.stderr)
+        tap("kata_conmon" in st.modules(), "semodule -l lists kata_conmon")
+        policy = st.policy()
+        tap(policy is not None and os.path.getmtime(policy) >= os.path.getmtime(pp),
+            "a kernel policy was rebuilt: %s" % (os.path.basename(policy) if policy else "none"))
+        if policy is None:
+            bail("no policy.N produced")
+
+        # 4-7: our types with their attributes.
+        for name, attr in (("kata_conmon_exec_t", "exec_type"), ("kata_conmon_conf_t", "configfile"),
+                           ("kata_conmon_var_run_t", "pidfile"), ("kata_conmon_cache_t", "file_type")):
+            line = type_line(policy, name)
+            tap(re.search(r"\b%s\b" % attr, line) is not None, "type %s exists with attribute %s" % (name, attr),
+                line or "type missing")
+
+        # 8: file contexts, through the same lookup restorecon uses.
+        expect = {
+            "/usr/libexec/kata-conmon/kata-conmon": "kata_conmon_exec_t",
+            "/usr/libexec/kata-conmon/kata-runtime": "kata_conmon_exec_t",
+            "/usr/local/libexec/kata-conmon/kata-conmon": "kata_conmon_exec_t",
+            "/usr/local/libexec/kata-conmon/kata-runtime": "kata_conmon_exec_t",
+            "/usr/local/libexec/kata-conmon": "kata_conmon_exec_t",
+            "/etc/kata-conmon/kata-conmon.conf": "kata_conmon_conf_t",
+            "/run/kata-conmon/0123abcd/state.json": "kata_conmon_var_run_t",
+            "/var/run/kata-conmon": "kata_conmon_var_run_t",
+            "/var/cache/kata-conmon/kata.initrd": "kata_conmon_cache_t",
+        }
+        p = run(["matchpathcon", "-f", st.file_contexts()] + sorted(expect))
+        got = {}
+        for line in p.stdout.splitlines():
+            path, _, ctx = line.partition("\t")
+            got[path] = ctx.split(":")[2] if ctx.count(":") >= 3 else ctx
+        bad = ["%s: want %s, got %s" % (k, v, got.get(k)) for k, v in sorted(expect.items()) if got.get(k) != v]
+        tap(p.returncode == 0 and not bad, "file contexts label our binaries, config, state and cache",
+            "\n".join(bad) + p.stderr)
+        # 9: and nothing else.
+        p = run(["matchpathcon", "-f", st.file_contexts(), "/usr/libexec/kata-conmon-other", "/run/kata-conmonx",
+                 "/usr/local/libexec/other"])
+        tap(p.returncode == 0 and "kata_conmon" not in p.stdout, "file contexts do not spill onto neighbours",
+            p.stdout + p.stderr)
+
+        # 10-11: the container-selinux blocks follow the presence of container-selinux.
+        r, out = rules(policy, "-A", "container_kvm_t", "kata_conmon_cache_t", "file", "read")
+        if host_has_container:
+            tap(bool(r), "host has container-selinux: container_kvm_t reads the image cache", out)
+        else:
+            tap(not r and not has_type(policy, "container_kvm_t"),
+                "without container-selinux no container_kvm_t rule is linked (optional blocks off)", out)
+        tap(not has_type(policy, "container_runtime_t") or host_has_container,
+            "our module declares no container-selinux type itself")
+
+        # 12-20: with container-selinux present (a stand-in module when the host has none),
+        # relinking enables our optional blocks.
+        if not host_has_container:
+            ok, stub, log = compile_module(tmp, "kc_test_container_stub", STUB_TE)
+            if not ok:
+                bail("cannot compile the container-selinux stand-in: " + log)
+            p = st.semodule("-i", stub)
+            tap(p.returncode == 0, "container-selinux stand-in links next to kata_conmon", p.stdout + p.stderr)
+        else:
+            tap(True, "container-selinux present on the host: no stand-in needed")
+        policy = st.policy()
+        checks = (
+            ("-A", "container_runtime_t", "kata_conmon_exec_t", "file", "execute,execute_no_trans",
+             "CRI-O (container_runtime_t) executes our binaries without a transition"),
+            ("-A", "container_runtime_t", "kata_conmon_var_run_t", "dir", "create,add_name,remove_name",
+             "container_runtime_t manages runtime_root"),
+            ("-A", "container_runtime_t", "container_kvm_t", "process", "transition",
+             "the monitor may exec QEMU as container_kvm_t (setexeccon)"),
+            ("-A", "container_runtime_t", "container_kvm_t", "process2", "nnp_transition",
+             "nnp_transition to container_kvm_t"),
+            ("-A", "container_kvm_t", "qemu_exec_t", "file", "entrypoint",
+             "qemu_exec_t is an entrypoint of container_kvm_t"),
+            ("-A", "container_kvm_t", "kata_conmon_cache_t", "file", "read,map",
+             "container_kvm_t reads and maps the guest images"),
+            ("-A", "container_kvm_t", "container_runtime_t", "fd", "use",
+             "QEMU uses fds inherited from the monitor"),
+        )
+        for kind, s, t, c, perms, desc in checks:
+            r, out = rules(policy, kind, s, t, c, perms)
+            tap(bool(r), desc, out)
+        r, out = rules(policy, "-T", "container_runtime_t", "var_run_t", "dir")
+        tap(bool(r) and any(re.search(r'kata_conmon_var_run_t "?kata-conmon"?;', l) for l in r),
+            "a kata-conmon dir created in /run by the runtime is labelled kata_conmon_var_run_t", out)
+
+        # 21-23: negative controls, so that this test can fail.
+        ok, broken, log = compile_module(tmp, "kc_test_broken", BROKEN_TE)
+        before = st.modules()
+        p = st.semodule("-i", broken) if ok else None
+        tap(ok and p.returncode != 0 and "kc_test_broken" in (p.stdout + p.stderr),
+            "a module requiring a missing type outside optional_policy compiles but is refused at link",
+            log if not ok else p.stdout + p.stderr)
+        tap(st.modules() == before, "the refused module left the store unchanged")
+        ok, opt, log = compile_module(tmp, "kc_test_optional", OPTIONAL_TE)
+        p = st.semodule("-i", opt) if ok else None
+        tap(ok and p.returncode == 0 and "kc_test_optional" in st.modules(),
+            "the same reference inside optional_policy links", log if not ok else p.stdout + p.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
