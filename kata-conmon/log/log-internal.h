@@ -52,8 +52,9 @@ int64_t kc_k8s_log_total_bytes(const KcK8sLog *l);
 /* ---- file replacement and rotation (log-rotate.c) ---- */
 /* Creates a fresh empty file at path (path.tmp then rename), returns its fd. */
 int kc_log_replace_file(const char *path, int *ret_fd);
-/* Shifts path.(N-1) → path.N … path → path.1 and puts a fresh file at path. */
-int kc_log_rotate_file(const char *path, int max_files, char *const *allowlist, int *ret_fd);
+/* Shifts path.(N-1) → path.N … path → path.1 and puts a fresh file at path, holding a write
+ * lock on old_fd (the file being rotated, may be -EBADF). */
+int kc_log_rotate_file(const char *path, int old_fd, int max_files, char *const *allowlist, int *ret_fd);
 /* The safety checks done before rotating: no symlink, no world-writable parent without the
  * sticky bit, owned by us or root, inside an allowlisted dir (when a list is given). */
 int kc_log_rotate_check(const char *path, char *const *allowlist);

@@ -176,7 +176,7 @@ static int k8s_replace(KcK8sLog *l) {
         int fd = -EBADF, r;
 
         if (l->rotate)
-                r = kc_log_rotate_file(l->path, l->max_files, l->allowlist, &fd);
+                r = kc_log_rotate_file(l->path, l->fd, l->max_files, l->allowlist, &fd);
         else
                 r = kc_log_replace_file(l->path, &fd);
         if (r < 0)

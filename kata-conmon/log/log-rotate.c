@@ -83,26 +83,19 @@ int kc_log_rotate_check(const char *path, char *const *allowlist) {
         return 0;
 }
 
-int kc_log_rotate_file(const char *path, int max_files, char *const *allowlist, int *ret_fd) {
+static void unlock(int fd) {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+        if (fd >= 0)
+                (void) fcntl(fd, F_SETLK, &fl);
+}
+
+static int rotate_locked(const char *path, int max_files, int *ret_fd) {
         _cleanup_free_ char *fresh = NULL, *first = NULL;
-        _cleanup_close_ int fd = -EBADF, lock_fd = -EBADF;
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        _cleanup_close_ int fd = -EBADF;
         int r;
-
-        if (max_files < 1)
-                max_files = 1;
-
-        r = kc_log_rotate_check(path, allowlist);
-        if (r < 0)
-                return r;
 
         if (asprintf(&fresh, "%s.new", path) < 0 || asprintf(&first, "%s.1", path) < 0)
                 return -ENOMEM;
-
-        /* Serialise against another rotator of the same file (a second monitor, logrotate). */
-        lock_fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (lock_fd >= 0 && fcntl(lock_fd, F_SETLK, &fl) < 0)
-                return negative_errno();
 
         (void) unlink(fresh);
         fd = open(fresh, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -120,6 +113,7 @@ int kc_log_rotate_file(const char *path, int max_files, char *const *allowlist, 
                         log_warning_errno(errno, "Failed to shift %s to %s: %m", from, to);
         }
 
+        /* After kubelet renamed the log away there is nothing to move: just put the new file. */
         if (rename(path, first) < 0 && errno != ENOENT) {
                 r = negative_errno();
                 (void) unlink(fresh);
@@ -134,4 +128,23 @@ int kc_log_rotate_file(const char *path, int max_files, char *const *allowlist, 
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+int kc_log_rotate_file(const char *path, int old_fd, int max_files, char *const *allowlist, int *ret_fd) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int r;
+
+        if (max_files < 1)
+                max_files = 1;
+
+        r = kc_log_rotate_check(path, allowlist);
+        if (r < 0)
+                return r;
+
+        /* Serialise against another process rotating the same file (a second monitor, logrotate). */
+        if (old_fd >= 0 && fcntl(old_fd, F_SETLK, &fl) < 0)
+                return negative_errno();
+        r = rotate_locked(path, max_files, ret_fd);
+        unlock(old_fd);
+        return r;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -362,6 +363,60 @@ static void test_rotate_refused(Fixture *f, gconstpointer data) {
         g_assert_cmpint(rmdir(other), ==, 0);
 }
 
+/* With --log-rotate, a reopen after kubelet renamed the log still puts a fresh file at the path. */
+static void test_rotate_after_rename(Fixture *f, gconstpointer data) {
+        KcLogOptions o = { .rotate = true, .max_files = 3 };
+        KcLogSet *set = open_set(f->path, &o);
+        g_autofree char *moved = g_strconcat(f->path, ".20261123-105741", NULL);
+
+        wr(set, KC_STREAM_STDOUT, "old\n");
+        g_assert_cmpint(rename(f->path, moved), ==, 0);
+        g_assert_cmpint(kc_log_reopen(set), ==, 0);
+        wr(set, KC_STREAM_STDOUT, "new\n");
+        kc_log_free(set);
+        assert_file(f->dir, "0.log", REC("new"));
+        assert_file(f->dir, "0.log.20261123-105741", REC("old"));
+        assert_file(f->dir, "0.log.1", NULL);
+}
+
+/* Another process holding a lock on the log: rotation is skipped, logging continues. */
+static void test_rotate_locked(Fixture *f, gconstpointer data) {
+        KcLogOptions o = { .rotate = true, .max_files = 1 };
+        KcLogSet *set = open_set(f->path, &o);
+        int ready[2], done[2], status;
+        char c;
+        pid_t pid;
+
+        g_assert_cmpint(pipe(ready), ==, 0);
+        g_assert_cmpint(pipe(done), ==, 0);
+        pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+                int fd = open(f->path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+                        _exit(1);
+                (void) !write(ready[1], "x", 1);
+                (void) !read(done[0], &c, 1);
+                _exit(0);
+        }
+        g_assert_cmpint(read(ready[0], &c, 1), ==, 1);
+        wr(set, KC_STREAM_STDOUT, "a\n");
+        g_assert_cmpint(kc_log_reopen(set), <, 0);
+        wr(set, KC_STREAM_STDOUT, "b\n");
+        g_assert_cmpint(write(done[1], "x", 1), ==, 1);
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        for (int i = 0; i < 2; i++) {
+                close(ready[i]);
+                close(done[i]);
+        }
+        g_assert_cmpint(kc_log_reopen(set), ==, 0);
+        kc_log_free(set);
+        assert_file(f->dir, "0.log", "");
+        assert_file(f->dir, "0.log.1", REC("a") REC("b"));
+}
+
 static int warnings;
 static char last_warning[512];
 
@@ -414,6 +469,8 @@ int main(int argc, char **argv) {
         ADD("rotate", test_rotate);
         ADD("rotate-on-size", test_rotate_on_size);
         ADD("rotate-refused", test_rotate_refused);
+        ADD("rotate-after-rename", test_rotate_after_rename);
+        ADD("rotate-locked", test_rotate_locked);
         g_test_add_func("/log/k8s/enospc", test_enospc);
         return g_test_run();
 }
