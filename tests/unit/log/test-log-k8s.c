@@ -449,6 +449,35 @@ static void test_enospc(void) {
         kc_log_set_stderr(true);
 }
 
+/* A FIFO nobody drains as log path: writes fail with EAGAIN and are dropped, never block. */
+static void test_fifo_never_blocks(Fixture *f, gconstpointer data) {
+        _cleanup_close_ int rd = -EBADF;
+        char chunk[8192], head[64] = {};
+        KcLogSet *set;
+
+        g_assert_cmpint(mkfifo(f->path, 0600), ==, 0);
+        rd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        g_assert_cmpint(rd, >=, 0);
+        set = open_set(f->path, NULL);
+        kc_log_set_sink(count_sink, NULL);
+        kc_log_set_stderr(false);
+        warnings = 0;
+        memset(chunk, 'x', sizeof(chunk));
+        chunk[sizeof(chunk) - 1] = '\n';
+        alarm(20); /* a blocking write would hang here: SIGALRM fails the test */
+        for (int i = 0; i < 200; i++)
+                kc_log_write(set, KC_STREAM_STDOUT, chunk, sizeof(chunk));
+        alarm(0);
+        kc_log_set_sink(NULL, NULL);
+        kc_log_set_stderr(true);
+        /* Said once for the whole burst, not once per chunk. */
+        g_assert_cmpint(warnings, ==, 1);
+        g_assert_nonnull(strstr(last_warning, "Resource temporarily unavailable"));
+        g_assert_cmpint(read(rd, head, 45), ==, 45);
+        g_assert_cmpstr(head, ==, "2026-11-23T10:57:41.032717874+00:00 stdout F ");
+        kc_log_free(set);
+}
+
 int main(int argc, char **argv) {
         umask(022);
         set_tz("UTC0");
@@ -471,6 +500,7 @@ int main(int argc, char **argv) {
         ADD("rotate-refused", test_rotate_refused);
         ADD("rotate-after-rename", test_rotate_after_rename);
         ADD("rotate-locked", test_rotate_locked);
+        ADD("fifo-never-blocks", test_fifo_never_blocks);
         g_test_add_func("/log/k8s/enospc", test_enospc);
         return g_test_run();
 }
