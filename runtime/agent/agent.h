@@ -1,0 +1,147 @@
+/* kata-agent: shared state of the guest agent (containers, processes, streams, channel). */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "frame.h"
+#include "message.h"
+
+#define AGENT_SHARED_DIR "/run/kata-containers/shared/containers"
+#define AGENT_STATE_DIR "/run/kata-agent"
+#define AGENT_CHANNEL_NAME "agent.channel.0"
+#define AGENT_MODULES_LIST "/lib/modules/kata-modules.load"
+#define AGENT_EXIT_DRAIN_MS 2000
+
+typedef struct Agent Agent;
+typedef struct Container Container;
+typedef struct Process Process;
+typedef struct Channel Channel;
+
+typedef struct OutStream {
+        Process *proc;
+        int fd;
+        uint32_t id;
+        uint64_t credit;
+        guint watch;
+        bool done; /* end-of-stream frame queued */
+} OutStream;
+
+struct Process {
+        Container *container;
+        char *exec_id; /* NULL for the container's init */
+        pid_t pid;
+        bool exited;
+        int wstatus;
+        bool exit_sent;
+        bool tty;
+        int tty_fd; /* pty master, -EBADF without a tty */
+
+        int stdin_fd;
+        uint32_t stdin_stream;
+        GByteArray *stdin_buf;
+        uint64_t stdin_received; /* bytes received and not yet credited back */
+        uint64_t stdin_grant;    /* written to the process, not yet sent as a window frame */
+        bool stdin_close;        /* close once the buffer is written */
+        guint stdin_watch;
+
+        OutStream out[2]; /* stdout, stderr */
+        guint drain_timer;
+        GArray *waiters; /* uint32 request ids of "wait" requests */
+};
+
+typedef enum ContainerStatus {
+        CONTAINER_CREATED,
+        CONTAINER_RUNNING,
+        CONTAINER_STOPPED,
+} ContainerStatus;
+
+struct Container {
+        Agent *agent;
+        char *id;
+        char *bundle;
+        ContainerStatus status;
+        Process *init;
+        GHashTable *execs; /* exec id -> Process */
+        uint64_t oom_kills;
+};
+
+struct Agent {
+        GMainLoop *loop;
+        Channel *channel;
+        bool init_mode;
+        const char *runtime;
+        char **runtime_args;
+        const char *runtime_root;
+        const char *shared_dir;
+        const char *state_dir;
+        const char *cgroup_root;
+        GHashTable *containers; /* id -> Container */
+        GHashTable *pids;       /* pid -> Process */
+        GHashTable *in_streams; /* stream id -> Process (stdin) */
+        GHashTable *out_streams; /* stream id -> OutStream */
+        unsigned socket_counter;
+        int exit_status;
+};
+
+/* channel.c: frames on the host channel. */
+Channel *channel_new(Agent *a, int fd, bool guest_port);
+void channel_free(Channel *ch);
+int channel_send_json(Channel *ch, KcFrameKind kind, uint32_t id, JsonObject *obj);
+int channel_send_data(Channel *ch, uint32_t stream, const void *buf, size_t len);
+int channel_send_window(Channel *ch, uint32_t stream, uint32_t increment);
+void channel_reply_error(Channel *ch, uint32_t id, int error, const char *format, ...) G_GNUC_PRINTF(4, 5);
+void channel_reply_ok(Channel *ch, uint32_t id, JsonObject *result);
+/* Blocks (bounded by timeout_ms) until the queue is written: used before power-off. */
+void channel_flush(Channel *ch, int timeout_ms);
+void channel_send_hello(Channel *ch);
+
+/* requests.c: dispatch of one request. */
+void agent_handle_request(Agent *a, uint32_t id, JsonObject *req);
+
+/* process.c: stdio pumps and exits. */
+Process *process_new(Container *c, const char *exec_id);
+void process_free(Process *p);
+int process_setup_stdio(Process *p, bool tty, uint32_t in, uint32_t out, uint32_t err, int ret_child_fds[3]);
+int process_attach_tty(Process *p, int master);
+void process_started(Process *p, pid_t pid);
+void process_on_exit(Process *p, int wstatus);
+void process_finish(Process *p);
+void process_stdin_data(Process *p, const uint8_t *buf, size_t len);
+int process_close_stdin(Process *p);
+void process_out_credit(OutStream *o, uint32_t increment);
+void process_add_waiter(Process *p, uint32_t request_id);
+void agent_reap(Agent *a);
+
+/* container.c: runtime invocations. */
+int container_create(Agent *a, uint32_t id, JsonObject *req);
+int container_start(Agent *a, uint32_t id, JsonObject *req);
+int container_exec(Agent *a, uint32_t id, JsonObject *req);
+int container_remove(Agent *a, Container *c, bool force, char **ret_error);
+int container_kill(Agent *a, Container *c, int sig, bool all, char **ret_error);
+Container *agent_find(Agent *a, JsonObject *req, Process **ret_proc, int *ret_error);
+/* runtime.c */
+int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **ret_error);
+void agent_remove_all_containers(Agent *a);
+
+/* stats.c: cgroup2 statistics and OOM watching. */
+int container_stats(Agent *a, Container *c, JsonObject *result);
+void agent_check_oom(Agent *a);
+
+/* spec.c: OCI spec translation for the guest (pure). */
+int spec_translate(JsonObject *spec, const char *container_id, const char *rootfs, const char *shared_dir,
+                   bool tty, char **ret_error);
+int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
+
+/* sandbox.c */
+int sandbox_create(Agent *a, JsonObject *req, char **ret_error);
+void sandbox_destroy(Agent *a) G_GNUC_NORETURN;
+
+/* init.c: PID 1 duties. */
+int init_setup(void);
+int init_load_modules(const char *list);
+int init_find_channel(const char *name, int timeout_ms);
+void init_poweroff(void) G_GNUC_NORETURN;

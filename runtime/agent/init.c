@@ -1,0 +1,156 @@
+/* kata-agent: PID 1 duties: early mounts, console, kernel modules, finding the agent port, power-off. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "fd-util.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static int do_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+        (void) mkdir_p(dst, 0755);
+        if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+                return log_warning_errno(errno, "Cannot mount %s on %s: %m", type, dst);
+        return 0;
+}
+
+/* stdout/stderr to the kernel console, stdin from /dev/null. */
+static void setup_console(void) {
+        int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (null_fd >= 0)
+                (void) dup2(null_fd, 0);
+        if (fd >= 0) {
+                (void) dup2(fd, 1);
+                (void) dup2(fd, 2);
+        }
+        safe_close(fd);
+        safe_close(null_fd);
+}
+
+int init_setup(void) {
+        const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        _cleanup_free_ char *cmdline = NULL;
+
+        do_mount("proc", "/proc", "proc", nsd, NULL);
+        do_mount("sysfs", "/sys", "sysfs", nsd, NULL);
+        do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+        setup_console();
+        do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+        (void) unlink("/dev/ptmx");
+        (void) symlink("pts/ptmx", "/dev/ptmx");
+        do_mount("shm", "/dev/shm", "tmpfs", nsd, "mode=1777");
+        do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+        do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+        do_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", nsd, NULL);
+        /* Containers live in child cgroups: hand the controllers down from the root. */
+        {
+                int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        static const char *const ctl[] = { "+cpu", "+memory", "+pids", "+io", "+cpuset" };
+                        for (size_t i = 0; i < ELEMENTSOF(ctl); i++)
+                                (void) write(fd, ctl[i], strlen(ctl[i]));
+                        safe_close(fd);
+                }
+        }
+        if (read_file_bounded("/proc/cmdline", 65536, &cmdline, NULL) >= 0 && strstr(cmdline, "agent.log=debug"))
+                kc_log_set_level(LOG_DEBUG);
+        return 0;
+}
+
+int init_load_modules(const char *list) {
+        _cleanup_free_ char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        int r, loaded = 0;
+
+        r = read_file_bounded(list, 1024 * 1024, &text, NULL);
+        if (r == -ENOENT) {
+                log_info("No module list %s", list);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", list);
+        lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                _cleanup_close_ int fd = -EBADF;
+                char *path = g_strstrip(*l);
+
+                if (path[0] == '\0' || path[0] == '#')
+                        continue;
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        log_warning_errno(errno, "Cannot open module %s: %m", path);
+                        continue;
+                }
+                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
+                        log_warning_errno(errno, "Cannot load module %s: %m", path);
+                        continue;
+                }
+                loaded++;
+        }
+        log_info("Loaded %d modules from %s", loaded, list);
+        return loaded;
+}
+
+/* /sys/class/virtio-ports/vportNpM/name holds the port's name; the device is /dev/vportNpM. */
+static int find_port_once(const char *name) {
+        _cleanup_(closedirp) DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *de;
+
+        if (!d)
+                return -ENOENT;
+        while ((de = readdir(d))) {
+                g_autofree char *path = NULL, *content = NULL, *dev = NULL;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                path = g_strdup_printf("/sys/class/virtio-ports/%s/name", de->d_name);
+                if (read_file_bounded(path, 256, &content, NULL) < 0)
+                        continue;
+                g_strstrip(content);
+                if (strcmp(content, name) != 0)
+                        continue;
+                dev = g_strdup_printf("/dev/%s", de->d_name);
+                int fd = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+                if (fd < 0)
+                        return -errno;
+                log_info("Agent channel %s is %s", name, dev);
+                return fd;
+        }
+        return -ENOENT;
+}
+
+int init_find_channel(const char *name, int timeout_ms) {
+        int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
+
+        for (;;) {
+                int fd = find_port_once(name);
+                if (fd >= 0 || fd != -ENOENT)
+                        return fd;
+                if (g_get_monotonic_time() > deadline)
+                        return log_error_errno(ENOENT, "No virtio port named %s: %m", name);
+                g_usleep(5000);
+        }
+}
+
+void init_poweroff(void) {
+        sync();
+        (void) reboot(RB_POWER_OFF);
+        /* PID 1 must not exit: that panics the kernel. */
+        for (;;)
+                pause();
+}

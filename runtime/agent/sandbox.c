@@ -1,0 +1,151 @@
+/* kata-agent: sandbox setup (hostname, DNS, shared filesystem, guest mounts) and power-off. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "fileio.h"
+#include "log.h"
+
+static int mount_shared(Agent *a, const char *type, const char *tag, char **ret_error) {
+        int r;
+
+        if (strcmp(type, "none") == 0)
+                return 0;
+        r = mkdir_p(a->shared_dir, 0755);
+        if (r < 0) {
+                *ret_error = g_strdup("cannot create the shared directory");
+                return r;
+        }
+        if (strcmp(type, "virtio-fs") == 0)
+                r = mount(tag, a->shared_dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL);
+        else if (strcmp(type, "9p") == 0)
+                r = mount(tag, a->shared_dir, "9p", MS_NOSUID | MS_NODEV,
+                          "trans=virtio,version=9p2000.L,cache=mmap,msize=262144");
+        else {
+                *ret_error = g_strdup_printf("unknown shared-fs type %s", type);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                r = -errno;
+                *ret_error = g_strdup_printf("mounting %s tag %s on %s: %s", type, tag, a->shared_dir, g_strerror(errno));
+                return r;
+        }
+        log_info("Mounted %s tag %s on %s", type, tag, a->shared_dir);
+        return 0;
+}
+
+static int write_resolv_conf(JsonArray *dns, char **ret_error) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (guint i = 0; i < json_array_get_length(dns); i++) {
+                JsonNode *n = json_array_get_element(dns, i);
+                const char *line;
+
+                if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING ||
+                    strlen(line = json_node_get_string(n)) > 256 || strpbrk(line, "\n\r")) {
+                        *ret_error = g_strdup("dns entries must be single lines of at most 256 bytes");
+                        return -EINVAL;
+                }
+                g_string_append_printf(s, "%s\n", line);
+        }
+        (void) mkdir_p("/etc", 0755);
+        return write_file_atomic("/etc/resolv.conf", s->str, s->len, 0644, false);
+}
+
+static int guest_mount(JsonObject *m, char **ret_error) {
+        const char *src = NULL, *dst = NULL, *type = NULL;
+        g_autoptr(GString) data = g_string_new(NULL);
+        JsonArray *opts = NULL;
+        unsigned long flags = 0;
+
+        if (kc_json_get_string(m, "source", 1024, true, &src) < 0 ||
+            kc_json_get_string(m, "destination", 1024, true, &dst) < 0 ||
+            kc_json_get_string(m, "type", 64, true, &type) < 0 ||
+            kc_json_get_array(m, "options", 64, false, &opts) < 0 || dst[0] != '/' || strstr(dst, "/..")) {
+                *ret_error = g_strdup("a mount needs source, absolute destination, type, options[]");
+                return -EINVAL;
+        }
+        for (guint i = 0; opts && i < json_array_get_length(opts); i++) {
+                JsonNode *n = json_array_get_element(opts, i);
+                const char *o;
+
+                if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+                        *ret_error = g_strdup("mount options must be strings");
+                        return -EINVAL;
+                }
+                o = json_node_get_string(n);
+                if (strcmp(o, "ro") == 0)
+                        flags |= MS_RDONLY;
+                else if (strcmp(o, "nosuid") == 0)
+                        flags |= MS_NOSUID;
+                else if (strcmp(o, "nodev") == 0)
+                        flags |= MS_NODEV;
+                else if (strcmp(o, "noexec") == 0)
+                        flags |= MS_NOEXEC;
+                else if (strcmp(o, "rw") != 0)
+                        g_string_append_printf(data, "%s%s", data->len ? "," : "", o);
+        }
+        (void) mkdir_p(dst, 0755);
+        if (mount(src, dst, type, flags, data->len ? data->str : NULL) < 0) {
+                *ret_error = g_strdup_printf("mount %s on %s: %s", type, dst, g_strerror(errno));
+                return -errno;
+        }
+        return 0;
+}
+
+int sandbox_create(Agent *a, JsonObject *req, char **ret_error) {
+        const char *hostname = NULL, *type = "virtio-fs", *tag = "kataShared";
+        JsonArray *dns = NULL, *mounts = NULL;
+        JsonObject *fs = NULL;
+        int r;
+
+        if (kc_json_get_string(req, "hostname", 64, false, &hostname) < 0 ||
+            kc_json_get_array(req, "dns", 32, false, &dns) < 0 || kc_json_get_object(req, "shared-fs", false, &fs) < 0 ||
+            kc_json_get_array(req, "mounts", 64, false, &mounts) < 0 ||
+            (fs && (kc_json_get_string(fs, "type", 16, false, &type) < 0 ||
+                    kc_json_get_string(fs, "tag", 36, false, &tag) < 0))) {
+                *ret_error = g_strdup("malformed create-sandbox request");
+                return -EINVAL;
+        }
+        if (!a->init_mode) {
+                /* Host mode: nothing of the machine's own may change. */
+                log_info("Host mode: create-sandbox accepted without touching hostname, DNS or mounts");
+                return 0;
+        }
+        if (hostname && hostname[0] && sethostname(hostname, strlen(hostname)) < 0) {
+                *ret_error = g_strdup_printf("sethostname: %s", g_strerror(errno));
+                return -errno;
+        }
+        if (dns) {
+                r = write_resolv_conf(dns, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        r = mount_shared(a, type, tag, ret_error);
+        if (r < 0)
+                return r;
+        for (guint i = 0; mounts && i < json_array_get_length(mounts); i++) {
+                JsonNode *n = json_array_get_element(mounts, i);
+                if (!JSON_NODE_HOLDS_OBJECT(n)) {
+                        *ret_error = g_strdup("mounts must hold objects");
+                        return -EINVAL;
+                }
+                r = guest_mount(json_node_get_object(n), ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void sandbox_destroy(Agent *a) {
+        channel_flush(a->channel, 2000);
+        agent_remove_all_containers(a);
+        channel_flush(a->channel, 1000);
+        if (!a->init_mode)
+                exit(0);
+        sync();
+        (void) umount2(a->shared_dir, MNT_DETACH);
+        init_poweroff();
+}
