@@ -45,8 +45,7 @@ size_t kc_log_format_timestamp(const struct timespec *ts, char *buf, size_t size
 typedef struct KcK8sLog KcK8sLog;
 
 int kc_k8s_log_open(const KcLogOptions *opts, const char *path, KcK8sLog **ret);
-void kc_k8s_log_write(KcK8sLog *l, KcStream stream, const struct timespec *ts, const char *buf,
-                      size_t len);
+void kc_k8s_log_write(KcK8sLog *l, KcStream stream, const struct timespec *ts, const char *buf, size_t len);
 int kc_k8s_log_reopen(KcK8sLog *l);
 void kc_k8s_log_sync(KcK8sLog *l);
 void kc_k8s_log_free(KcK8sLog *l);

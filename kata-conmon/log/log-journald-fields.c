@@ -24,7 +24,7 @@ int kc_journald_fields_init(KcJournaldFields *f, const KcLogOptions *opts) {
         const char *ident;
         size_t n = 0;
 
-        *f = (KcJournaldFields) { .no_partial = opts->no_partial_message };
+        *f = (KcJournaldFields){.no_partial = opts->no_partial_message};
         if (!opts->cid || strlen(opts->cid) <= SHORT_ID_LEN)
                 return -EINVAL;
 
@@ -68,7 +68,7 @@ void kc_journald_fields_done(KcJournaldFields *f) {
                 for (size_t i = 0; f->labels[i]; i++)
                         free(f->labels[i]);
         free(f->labels);
-        *f = (KcJournaldFields) {};
+        *f = (KcJournaldFields){};
 }
 
 int kc_journald_parse_priority(const char *msg, size_t len, size_t *ret_skip) {
@@ -103,7 +103,7 @@ size_t kc_journald_build_fields(const KcJournaldFields *f, KcStream stream, cons
         memcpy(msg_field, "MESSAGE=", 8);
         memcpy(msg_field + 8, msg, len);
 
-#define ADD(p, l) iov[n++] = (struct iovec) { .iov_base = (void *) (p), .iov_len = (l) }
+#define ADD(p, l) iov[n++] = (struct iovec){.iov_base = (void *) (p), .iov_len = (l)}
         ADD(msg_field, len + 8);
         ADD(f->cid_full, strlen(f->cid_full));
         ADD(priority_fields[priority], strlen(priority_fields[priority]));
@@ -142,16 +142,20 @@ int kc_journald_check_labels(char *const *labels, char **ret_error) {
                 const char *l = labels[i], *eq = strchr(l, '=');
 
                 if (l[0] == '=')
-                        return fail(ret_error,
-                                    "Container labels must be in format LABEL=VALUE (no LABEL present in '%s')", l);
+                        return fail(
+                                ret_error,
+                                "Container labels must be in format LABEL=VALUE (no LABEL present in '%s')",
+                                l);
                 if (!eq || strchr(eq + 1, '='))
                         return fail(ret_error,
-                                    "Container labels must be in format LABEL=VALUE (none or more than one '=' present in '%s')",
+                                    "Container labels must be in format LABEL=VALUE (none or more than one "
+                                    "'=' present in '%s')",
                                     l);
                 for (const char *c = l; c < eq; c++)
                         if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
                                 return fail(ret_error,
-                                            "Container label names must contain only uppercase letters, numbers and underscore (in '%s')",
+                                            "Container label names must contain only uppercase letters, "
+                                            "numbers and underscore (in '%s')",
                                             l);
         }
         return 0;

@@ -64,8 +64,8 @@ void kc_journald_log_free(KcJournaldLog *j) {
 
 static void emit(KcJournaldLog *j, KcStream stream, const char *msg, size_t len, bool partial,
                  bool parse_prefix) {
-        size_t n = kc_journald_build_fields(&j->fields, stream, msg, len, partial, parse_prefix, j->msg_field,
-                                            sizeof(j->msg_field), j->iov, j->n_iov);
+        size_t n = kc_journald_build_fields(&j->fields, stream, msg, len, partial, parse_prefix,
+                                            j->msg_field, sizeof(j->msg_field), j->iov, j->n_iov);
         int r;
 
         if (n == 0)

@@ -43,7 +43,7 @@ size_t kc_log_format_timestamp(const struct timespec *ts, char *buf, size_t size
         int n;
 
         if (!localtime_r(&sec, &tm)) {
-                tm = (struct tm) { .tm_year = 70, .tm_mday = 1 };
+                tm = (struct tm){.tm_year = 70, .tm_mday = 1};
         }
         off = tm.tm_gmtoff;
         if (off < 0) {
@@ -175,7 +175,7 @@ static void flush_iov(KcK8sLog *l) {
 static void push_ref(KcK8sLog *l, const void *p, size_t len) {
         if (l->n_iov == KC_LOG_IOV_MAX)
                 flush_iov(l);
-        l->iov[l->n_iov++] = (struct iovec) { .iov_base = (void *) p, .iov_len = len };
+        l->iov[l->n_iov++] = (struct iovec){.iov_base = (void *) p, .iov_len = len};
 }
 
 /* Queues a copy of short data, growing the last segment when it ends in the stage. */
@@ -213,9 +213,10 @@ static int k8s_replace(KcK8sLog *l) {
         return 0;
 }
 
-void kc_k8s_log_write(KcK8sLog *l, KcStream stream, const struct timespec *ts, const char *buf,
-                      size_t len) {
-        const char *name = stream == KC_STREAM_STDERR ? "stderr" : stream == KC_STREAM_STDOUT ? "stdout" : "stdin";
+void kc_k8s_log_write(KcK8sLog *l, KcStream stream, const struct timespec *ts, const char *buf, size_t len) {
+        const char *name = stream == KC_STREAM_STDERR   ? "stderr"
+                           : stream == KC_STREAM_STDOUT ? "stdout"
+                                                        : "stdin";
         char tsbuf[KC_LOG_TS_LEN + 16];
         size_t tslen;
 

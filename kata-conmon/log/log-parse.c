@@ -96,5 +96,5 @@ int kc_log_parse_drivers(char *const *values, KcLogDrivers *ret, char **ret_erro
 
 void kc_log_drivers_done(KcLogDrivers *d) {
         free(d->k8s_path);
-        *d = (KcLogDrivers) {};
+        *d = (KcLogDrivers){};
 }

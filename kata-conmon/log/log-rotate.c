@@ -84,7 +84,7 @@ int kc_log_rotate_check(const char *path, char *const *allowlist) {
 }
 
 static void unlock(int fd) {
-        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+        struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
         if (fd >= 0)
                 (void) fcntl(fd, F_SETLK, &fl);
 }
@@ -131,7 +131,7 @@ static int rotate_locked(const char *path, int max_files, int *ret_fd) {
 }
 
 int kc_log_rotate_file(const char *path, int old_fd, int max_files, char *const *allowlist, int *ret_fd) {
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int r;
 
         if (max_files < 1)

@@ -128,7 +128,7 @@ void kc_log_write(KcLogSet *set, KcStream stream, const char *buf, size_t len) {
         if (set->k8s) {
                 /* One timestamp for every line of the chunk, as conmon. */
                 if (set->clock(&ts) < 0)
-                        ts = (struct timespec) {};
+                        ts = (struct timespec){};
                 kc_k8s_log_write(set->k8s, stream, &ts, buf, len);
         }
 #if HAVE_JOURNALD

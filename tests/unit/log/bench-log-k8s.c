@@ -8,8 +8,8 @@
 #include "logging.h"
 
 static double run(const char *path, int line_len, long chunks) {
-        char *paths[] = { (char *) path, NULL };
-        KcLogOptions o = { .log_paths = paths, .cid = "0123456789abcdef" };
+        char *paths[] = {(char *) path, NULL};
+        KcLogOptions o = {.log_paths = paths, .cid = "0123456789abcdef"};
         KcLogSet *set = NULL;
         g_autofree char *err = NULL;
         struct timespec a, b;
@@ -30,7 +30,7 @@ static double run(const char *path, int line_len, long chunks) {
 int main(void) {
         g_autofree char *dir = g_dir_make_tmp("kc-log-bench-XXXXXX", NULL);
         g_autofree char *path = g_build_filename(dir, "0.log", NULL);
-        const int lens[] = { 10, 80, 1000, 20000 };
+        const int lens[] = {10, 80, 1000, 20000};
         const long chunks = 5000;
 
         for (size_t i = 0; i < G_N_ELEMENTS(lens); i++) {

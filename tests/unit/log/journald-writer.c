@@ -10,9 +10,9 @@ static void wr(KcLogSet *set, KcStream s, const char *t) {
 }
 
 int main(int argc, char **argv) {
-        char *labels[] = { "KC_TEST_LABEL=blue", NULL };
-        char *paths[] = { "journald:", NULL, NULL };
-        KcLogOptions o = { .log_paths = paths, .name = "web-1", .labels = labels };
+        char *labels[] = {"KC_TEST_LABEL=blue", NULL};
+        char *paths[] = {"journald:", NULL, NULL};
+        KcLogOptions o = {.log_paths = paths, .name = "web-1", .labels = labels};
         KcLogSet *set = NULL;
         char *err = NULL;
         char big[10000];

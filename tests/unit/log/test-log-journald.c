@@ -33,8 +33,8 @@ static char *build(const KcLogOptions *o, KcStream stream, const char *msg, bool
 }
 
 static void test_fields(void) {
-        char *labels[] = { "APP=web", "TEAM=x", NULL };
-        KcLogOptions o = { .cid = CID };
+        char *labels[] = {"APP=web", "TEAM=x", NULL};
+        KcLogOptions o = {.cid = CID};
         g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 
         a = build(&o, KC_STREAM_STDOUT, "hello\n", false, true);
@@ -81,20 +81,21 @@ static void test_priority(void) {
 }
 
 static void test_labels(void) {
-        char *ok[] = { "A=1", "B_2=", "Z9=a b", NULL };
+        char *ok[] = {"A=1", "B_2=", "Z9=a b", NULL};
         g_autofree char *err = NULL;
 
         g_assert_cmpint(kc_journald_check_labels(NULL, NULL), ==, 0);
         g_assert_cmpint(kc_journald_check_labels(ok, &err), ==, 0);
         g_assert_null(err);
-        char *bad[] = { "a=1", NULL };
+        char *bad[] = {"a=1", NULL};
         g_assert_cmpint(kc_journald_check_labels(bad, &err), ==, -EINVAL);
         g_assert_cmpstr(err, ==,
-                        "Container label names must contain only uppercase letters, numbers and underscore (in 'a=1')");
+                        "Container label names must contain only uppercase letters, numbers and underscore "
+                        "(in 'a=1')");
 }
 
 static void test_short_id(void) {
-        KcLogOptions o = { .cid = "0123456789ab" };
+        KcLogOptions o = {.cid = "0123456789ab"};
         KcJournaldFields f;
 
         g_assert_cmpint(kc_journald_fields_init(&f, &o), ==, -EINVAL);
@@ -129,7 +130,7 @@ static bool has(guint i, const char *field) {
 }
 
 static KcJournaldLog *new_log(bool no_partial) {
-        KcLogOptions o = { .cid = CID, .no_partial_message = no_partial };
+        KcLogOptions o = {.cid = CID, .no_partial_message = no_partial};
         KcJournaldLog *j = NULL;
 
         g_assert_cmpint(kc_journald_log_new(&o, &j), ==, 0);

@@ -15,7 +15,7 @@
 
 /* 2026-11-23T10:57:41 UTC */
 #define FIXED_SEC 1795431461
-static struct timespec fake_now = { .tv_sec = FIXED_SEC, .tv_nsec = 32717874 };
+static struct timespec fake_now = {.tv_sec = FIXED_SEC, .tv_nsec = 32717874};
 
 static int fake_clock(struct timespec *ret) {
         *ret = fake_now;
@@ -42,8 +42,8 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
 
 static KcLogSet *open_set(const char *path, KcLogOptions *extra) {
         g_autofree char *value = g_strconcat("k8s-file:", path, NULL);
-        char *paths[] = { value, NULL };
-        KcLogOptions o = extra ? *extra : (KcLogOptions) {};
+        char *paths[] = {value, NULL};
+        KcLogOptions o = extra ? *extra : (KcLogOptions){};
         KcLogSet *set = NULL;
         g_autofree char *err = NULL;
 
@@ -77,7 +77,7 @@ static void set_tz(const char *tz) {
 
 static void test_timestamp(void) {
         char buf[64];
-        struct timespec ts = { .tv_sec = FIXED_SEC, .tv_nsec = 5 };
+        struct timespec ts = {.tv_sec = FIXED_SEC, .tv_nsec = 5};
 
         set_tz("UTC0");
         g_assert_cmpuint(kc_log_format_timestamp(&ts, buf, sizeof(buf)), ==, KC_LOG_TS_LEN);
@@ -168,14 +168,15 @@ static void test_many_lines(Fixture *f, gconstpointer data) {
         lines = g_strsplit(content, "\n", -1);
         g_assert_cmpuint(g_strv_length(lines), ==, 1001);
         for (int i = 0; i < 1000; i++) {
-                g_autofree char *want = g_strdup_printf("2026-11-23T10:57:41.032717874+00:00 stdout F %d", i);
+                g_autofree char *want =
+                        g_strdup_printf("2026-11-23T10:57:41.032717874+00:00 stdout F %d", i);
                 g_assert_cmpstr(lines[i], ==, want);
         }
 }
 
 /* conmon's test: with --log-size-max 10 only the last line survives. */
 static void test_size_max_tiny(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .size_max = 10 };
+        KcLogOptions o = {.size_max = 10};
         KcLogSet *set = open_set(f->path, &o);
         g_autofree char *content = NULL;
 
@@ -189,7 +190,7 @@ static void test_size_max_tiny(Fixture *f, gconstpointer data) {
 
 /* The counter starts at the existing size; the replace happens before the overflowing line. */
 static void test_size_max_existing(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .size_max = 200 };
+        KcLogOptions o = {.size_max = 200};
         g_autofree char *content = NULL;
         g_autofree char *tmp = g_strconcat(f->path, ".tmp", NULL);
         char old[101];
@@ -218,7 +219,7 @@ static void test_size_max_existing(Fixture *f, gconstpointer data) {
 }
 
 static void test_global_size_max(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .global_size_max = 100 };
+        KcLogOptions o = {.global_size_max = 100};
         KcLogSet *set = open_set(f->path, &o);
         g_autofree char *content = NULL;
 
@@ -233,7 +234,7 @@ static void test_global_size_max(Fixture *f, gconstpointer data) {
 
 /* The limit is checked before a record, so the last one may go past it. */
 static void test_global_size_max_overshoot(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .global_size_max = 60 };
+        KcLogOptions o = {.global_size_max = 60};
         KcLogSet *set = open_set(f->path, &o);
         g_autofree char *content = NULL;
 
@@ -291,7 +292,7 @@ static void assert_file(const char *dir, const char *name, const char *want) {
 #define REC(s) "2026-11-23T10:57:41.032717874+00:00 stdout F " s "\n"
 
 static void test_rotate(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .rotate = true, .max_files = 2 };
+        KcLogOptions o = {.rotate = true, .max_files = 2};
         KcLogSet *set = open_set(f->path, &o);
 
         wr(set, KC_STREAM_STDOUT, "1\n");
@@ -310,7 +311,7 @@ static void test_rotate(Fixture *f, gconstpointer data) {
 }
 
 static void test_rotate_on_size(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .rotate = true, .max_files = 1, .size_max = 60 };
+        KcLogOptions o = {.rotate = true, .max_files = 1, .size_max = 60};
         KcLogSet *set = open_set(f->path, &o);
 
         wr(set, KC_STREAM_STDOUT, "a\nb\nc\n");
@@ -323,8 +324,8 @@ static void test_rotate_on_size(Fixture *f, gconstpointer data) {
 static void test_rotate_refused(Fixture *f, gconstpointer data) {
         g_autofree char *real = g_build_filename(f->dir, "real.log", NULL);
         g_autofree char *other = g_dir_make_tmp("kc-log-other-XXXXXX", NULL);
-        char *allow[] = { other, NULL };
-        KcLogOptions o = { .rotate = true, .max_files = 1 };
+        char *allow[] = {other, NULL};
+        KcLogOptions o = {.rotate = true, .max_files = 1};
         KcLogSet *set;
 
         /* A symlinked log path is not rotated; logging continues in the old file. */
@@ -365,7 +366,7 @@ static void test_rotate_refused(Fixture *f, gconstpointer data) {
 
 /* With --log-rotate, a reopen after kubelet renamed the log still puts a fresh file at the path. */
 static void test_rotate_after_rename(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .rotate = true, .max_files = 3 };
+        KcLogOptions o = {.rotate = true, .max_files = 3};
         KcLogSet *set = open_set(f->path, &o);
         g_autofree char *moved = g_strconcat(f->path, ".20261123-105741", NULL);
 
@@ -381,7 +382,7 @@ static void test_rotate_after_rename(Fixture *f, gconstpointer data) {
 
 /* Another process holding a lock on the log: rotation is skipped, logging continues. */
 static void test_rotate_locked(Fixture *f, gconstpointer data) {
-        KcLogOptions o = { .rotate = true, .max_files = 1 };
+        KcLogOptions o = {.rotate = true, .max_files = 1};
         KcLogSet *set = open_set(f->path, &o);
         int ready[2], done[2], status;
         char c;
@@ -392,7 +393,7 @@ static void test_rotate_locked(Fixture *f, gconstpointer data) {
         pid = fork();
         g_assert_cmpint(pid, >=, 0);
         if (pid == 0) {
-                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+                struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
                 int fd = open(f->path, O_WRONLY | O_CLOEXEC);
                 if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
                         _exit(1);

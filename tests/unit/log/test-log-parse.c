@@ -21,38 +21,38 @@ typedef struct Case {
 } Case;
 
 static const Case cases[] = {
-        { { "/var/log/0.log" }, 0, NULL, true, "/var/log/0.log" },
-        { { "relative.log" }, 0, NULL, true, "relative.log" },
-        { { "k8s-file:/p" }, 0, NULL, true, "/p" },
-        { { ":/p" }, 0, NULL, true, "/p" },
-        { { "k8s-file:/a:b" }, 0, NULL, true, "/a" },
-        { { "k8s-file" }, -EINVAL, "k8s-file requires a filename" },
-        { { "k8s-file:" }, -EINVAL, "k8s-file requires a filename" },
-        { { "k8s-file::" }, -EINVAL, "k8s-file requires a filename" },
-        { { "journald" }, 0, NULL, false, NULL, true },
-        { { "journald:" }, 0, NULL, false, NULL, true },
-        { { "journald:/ignored" }, 0, NULL, false, NULL, true },
-        { { ":journald" }, 0, NULL, true, "journald" },
-        { { ":none" }, 0, NULL, true, "none" },
-        { { "none" }, 0, NULL },
-        { { "off:" }, 0, NULL },
-        { { "null" }, 0, NULL },
-        { { "none:/x" }, 0, NULL },
-        { { "passthrough" }, 0, NULL, false, NULL, false, true },
-        { { "passthrough:" }, 0, NULL, false, NULL, false, true },
-        { { "" }, -EINVAL, "log-path must not be empty" },
-        { { ":" }, -EINVAL, "log-path must not be empty" },
-        { { "::" }, -EINVAL, "log-path must not be empty" },
-        { { "foo:/x" }, -EINVAL, "No such log driver foo" },
-        { { "foo:" }, -EINVAL, "No such log driver foo" },
-        { { " :/x" }, -EINVAL, "No such log driver  " },
-        { { "k8s-stream-file:/x" }, -EINVAL, "No such log driver k8s-stream-file" },
-        { {}, -EINVAL, "Log driver not provided. Use --log-path" },
+        {{"/var/log/0.log"}, 0, NULL, true, "/var/log/0.log"},
+        {{"relative.log"}, 0, NULL, true, "relative.log"},
+        {{"k8s-file:/p"}, 0, NULL, true, "/p"},
+        {{":/p"}, 0, NULL, true, "/p"},
+        {{"k8s-file:/a:b"}, 0, NULL, true, "/a"},
+        {{"k8s-file"}, -EINVAL, "k8s-file requires a filename"},
+        {{"k8s-file:"}, -EINVAL, "k8s-file requires a filename"},
+        {{"k8s-file::"}, -EINVAL, "k8s-file requires a filename"},
+        {{"journald"}, 0, NULL, false, NULL, true},
+        {{"journald:"}, 0, NULL, false, NULL, true},
+        {{"journald:/ignored"}, 0, NULL, false, NULL, true},
+        {{":journald"}, 0, NULL, true, "journald"},
+        {{":none"}, 0, NULL, true, "none"},
+        {{"none"}, 0, NULL},
+        {{"off:"}, 0, NULL},
+        {{"null"}, 0, NULL},
+        {{"none:/x"}, 0, NULL},
+        {{"passthrough"}, 0, NULL, false, NULL, false, true},
+        {{"passthrough:"}, 0, NULL, false, NULL, false, true},
+        {{""}, -EINVAL, "log-path must not be empty"},
+        {{":"}, -EINVAL, "log-path must not be empty"},
+        {{"::"}, -EINVAL, "log-path must not be empty"},
+        {{"foo:/x"}, -EINVAL, "No such log driver foo"},
+        {{"foo:"}, -EINVAL, "No such log driver foo"},
+        {{" :/x"}, -EINVAL, "No such log driver  "},
+        {{"k8s-stream-file:/x"}, -EINVAL, "No such log driver k8s-stream-file"},
+        {{}, -EINVAL, "Log driver not provided. Use --log-path"},
         /* Several drivers: the last k8s-file path wins; none does not cancel the others. */
-        { { "k8s-file:/a", "journald", "/b" }, 0, NULL, true, "/b", true },
-        { { "journald", "none" }, 0, NULL, false, NULL, true },
-        { { "passthrough", "/x" }, 0, NULL, true, "/x", false, true },
-        { { "journald", "foo:" }, -EINVAL, "No such log driver foo" },
+        {{"k8s-file:/a", "journald", "/b"}, 0, NULL, true, "/b", true},
+        {{"journald", "none"}, 0, NULL, false, NULL, true},
+        {{"passthrough", "/x"}, 0, NULL, true, "/x", false, true},
+        {{"journald", "foo:"}, -EINVAL, "No such log driver foo"},
 };
 
 static void test_table(void) {
@@ -80,8 +80,8 @@ static char *tmpdir;
 
 static int try_open(const char *cid, const char *tag, char **labels, const char *v0, const char *v1,
                     KcLogSet **ret_set, char **ret_error) {
-        char *paths[] = { (char *) v0, (char *) v1, NULL };
-        KcLogOptions o = { .log_paths = paths, .cid = cid, .tag = tag, .labels = labels, .name = "web" };
+        char *paths[] = {(char *) v0, (char *) v1, NULL};
+        KcLogOptions o = {.log_paths = paths, .cid = cid, .tag = tag, .labels = labels, .name = "web"};
         KcLogSet *set = NULL;
         int r = kc_log_open(&o, &set, ret_error);
 
@@ -106,13 +106,14 @@ static void expect_error(const char *cid, const char *tag, char **labels, const 
 static void test_open_errors(void) {
         g_autofree char *file = g_build_filename(tmpdir, "ctr.log", NULL);
         g_autofree char *missing = g_build_filename(tmpdir, "no/such/dir/ctr.log", NULL);
-        char *good[] = { "A_1=x", "B=", NULL };
-        char *nolabel[] = { "=x", NULL };
-        char *noeq[] = { "ABC", NULL };
-        char *twoeq[] = { "A=b=c", NULL };
-        char *lower[] = { "MY%LABEL=x", NULL };
+        char *good[] = {"A_1=x", "B=", NULL};
+        char *nolabel[] = {"=x", NULL};
+        char *noeq[] = {"ABC", NULL};
+        char *twoeq[] = {"A=b=c", NULL};
+        char *lower[] = {"MY%LABEL=x", NULL};
 
-        expect_error(LONG_CID, NULL, NULL, missing, NULL, "Failed to open log file No such file or directory");
+        expect_error(LONG_CID, NULL, NULL, missing, NULL,
+                     "Failed to open log file No such file or directory");
         expect_error(LONG_CID, "t", NULL, file, NULL, "k8s-file doesn't support --log-tag");
         expect_error(LONG_CID, NULL, good, file, NULL, "k8s-file doesn't support --log-label");
 #if HAVE_JOURNALD
@@ -123,11 +124,14 @@ static void test_open_errors(void) {
         expect_error(LONG_CID, NULL, nolabel, "journald", NULL,
                      "Container labels must be in format LABEL=VALUE (no LABEL present in '=x')");
         expect_error(LONG_CID, NULL, noeq, "journald", NULL,
-                     "Container labels must be in format LABEL=VALUE (none or more than one '=' present in 'ABC')");
+                     "Container labels must be in format LABEL=VALUE (none or more than one '=' present in "
+                     "'ABC')");
         expect_error(LONG_CID, NULL, twoeq, "journald", NULL,
-                     "Container labels must be in format LABEL=VALUE (none or more than one '=' present in 'A=b=c')");
+                     "Container labels must be in format LABEL=VALUE (none or more than one '=' present in "
+                     "'A=b=c')");
         expect_error(LONG_CID, NULL, lower, "journald", NULL,
-                     "Container label names must contain only uppercase letters, numbers and underscore (in 'MY%LABEL=x')");
+                     "Container label names must contain only uppercase letters, numbers and underscore (in "
+                     "'MY%LABEL=x')");
 
         /* Accepted: tag and labels with journald next to k8s-file; 13-char id. */
         g_assert_cmpint(try_open(LONG_CID, "t", good, file, "journald", NULL, NULL), ==, 0);
