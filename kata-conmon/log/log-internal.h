@@ -15,7 +15,7 @@
 /* writev batch size, as conmon. */
 #define KC_LOG_IOV_MAX 128
 /* Staging buffer for short records, and the longest line copied into it. */
-#define KC_LOG_STAGE_SIZE 65536
+#define KC_LOG_STAGE_SIZE 32768
 #define KC_LOG_COPY_MAX 512
 /* "2026-11-23T10:57:41.032717874+00:00" */
 #define KC_LOG_TS_LEN 35

@@ -107,16 +107,17 @@ static void test_open_errors(void) {
         g_autofree char *file = g_build_filename(tmpdir, "ctr.log", NULL);
         g_autofree char *missing = g_build_filename(tmpdir, "no/such/dir/ctr.log", NULL);
         char *good[] = {"A_1=x", "B=", NULL};
-        char *nolabel[] = {"=x", NULL};
-        char *noeq[] = {"ABC", NULL};
-        char *twoeq[] = {"A=b=c", NULL};
-        char *lower[] = {"MY%LABEL=x", NULL};
 
         expect_error(LONG_CID, NULL, NULL, missing, NULL,
                      "Failed to open log file No such file or directory");
         expect_error(LONG_CID, "t", NULL, file, NULL, "k8s-file doesn't support --log-tag");
         expect_error(LONG_CID, NULL, good, file, NULL, "k8s-file doesn't support --log-label");
 #if HAVE_JOURNALD
+        char *nolabel[] = {"=x", NULL};
+        char *noeq[] = {"ABC", NULL};
+        char *twoeq[] = {"A=b=c", NULL};
+        char *lower[] = {"MY%LABEL=x", NULL};
+
         expect_error("0123456789ab", NULL, NULL, "journald", NULL,
                      "Container ID must be longer than 12 characters");
         expect_error("0123456789ab", NULL, NULL, file, "journald",
