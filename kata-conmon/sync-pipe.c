@@ -18,7 +18,6 @@ char *kc_json_escape(const char *s, size_t len) {
                 switch (c) {
                 case '\\': g_string_append(out, "\\\\"); break;
                 case '"': g_string_append(out, "\\\""); break;
-                case '/': g_string_append(out, "\\/"); break;
                 case '\n': g_string_append(out, "\\n"); break;
                 case '\r': g_string_append(out, "\\r"); break;
                 case '\t': g_string_append(out, "\\t"); break;
@@ -81,7 +80,8 @@ int kc_sync_send(int *fd, const char *key, int value, const char *message) {
                 int r = -errno;
                 if (r != -EPIPE)
                         log_warning_errno(r, "Failed to write to the sync pipe: %m");
-                *fd = safe_close(*fd);
+                safe_close(*fd);
+                *fd = -1;
                 return r;
         }
         if ((size_t) n != len)

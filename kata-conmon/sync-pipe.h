@@ -4,8 +4,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Appends s (len bytes) JSON-escaped the way conmon does: \\ \" \/ \n \r \t \b \f, other
- * control bytes as \u00XX, bytes >= 0x80 raw. Returns a newly allocated string. */
+/* Returns s (len bytes) JSON-escaped the way conmon 2.1.6 does it on the wire: \\ \" \n \r \t
+ * \b \f, other control bytes as \u00XX, bytes >= 0x80 raw, '/' left alone (observed; the same
+ * value for any JSON decoder). Returns a newly allocated string. */
 char *kc_json_escape(const char *s, size_t len);
 /* Formats `{"<key>": <value>}\n` or `{"<key>": <value>, "message": "<escaped>"}\n`. */
 char *kc_sync_format(const char *key, int value, const char *message);
