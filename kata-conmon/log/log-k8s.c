@@ -100,7 +100,15 @@ int kc_k8s_log_open(const KcLogOptions *opts, const char *path, KcK8sLog **ret) 
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        l->path = strdup(path);
+        /* Reopen creates files next to this path later, after the monitor may have changed
+         * directory: remember it absolute (without resolving symlinks, rotation checks those). */
+        if (path[0] == '/')
+                l->path = strdup(path);
+        else {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (cwd && asprintf(&l->path, "%s/%s", cwd, path) < 0)
+                        l->path = NULL;
+        }
         if (!l->path || (opts->allowlist_dirs && !(l->allowlist = strv_copy(opts->allowlist_dirs)))) {
                 kc_k8s_log_free(l);
                 return -ENOMEM;

@@ -364,6 +364,25 @@ static void test_rotate_refused(Fixture *f, gconstpointer data) {
         g_assert_cmpint(rmdir(other), ==, 0);
 }
 
+/* A relative log path keeps naming the same file after the monitor changes directory. */
+static void test_relative_path(Fixture *f, gconstpointer data) {
+        g_autofree char *old_cwd = g_get_current_dir();
+        g_autofree char *elsewhere = g_build_filename(f->dir, "elsewhere", NULL);
+        KcLogSet *set;
+
+        g_assert_cmpint(mkdir(elsewhere, 0700), ==, 0);
+        g_assert_cmpint(chdir(f->dir), ==, 0);
+        set = open_set("0.log", NULL);
+        g_assert_cmpint(chdir(elsewhere), ==, 0);
+        wr(set, KC_STREAM_STDOUT, "a\n");
+        g_assert_cmpint(kc_log_reopen(set), ==, 0);
+        wr(set, KC_STREAM_STDOUT, "b\n");
+        kc_log_free(set);
+        g_assert_cmpint(chdir(old_cwd), ==, 0);
+        assert_file(f->dir, "0.log", REC("b"));
+        assert_file(elsewhere, "0.log", NULL);
+}
+
 /* With --log-rotate, a reopen after kubelet renamed the log still puts a fresh file at the path. */
 static void test_rotate_after_rename(Fixture *f, gconstpointer data) {
         KcLogOptions o = {.rotate = true, .max_files = 3};
@@ -500,6 +519,7 @@ int main(int argc, char **argv) {
         ADD("rotate-on-size", test_rotate_on_size);
         ADD("rotate-refused", test_rotate_refused);
         ADD("rotate-after-rename", test_rotate_after_rename);
+        ADD("relative-path", test_relative_path);
         ADD("rotate-locked", test_rotate_locked);
         ADD("fifo-never-blocks", test_fifo_never_blocks);
         g_test_add_func("/log/k8s/enospc", test_enospc);
