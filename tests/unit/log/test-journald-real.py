@@ -39,9 +39,13 @@ def in_namespace(writer):
     tmp = tempfile.mkdtemp(prefix="kc-journald-")
     journald = None
     try:
-        for d in ("/run/systemd", "/run/log", "/var/log/journal"):
-            if os.path.isdir(d):
-                subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
+        # A tmpfs over all of /run (not only /run/systemd and /run/log) so that journald never
+        # creates directories on the host, whether or not they exist there.
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run"], check=True)
+        for d in ("/run/systemd", "/run/log"):
+            os.mkdir(d, 0o755)
+        if os.path.isdir("/var/log/journal"):
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/var/log/journal"], check=True)
         conf = os.path.join(tmp, "journald.conf")
         with open(conf, "w") as f:
             f.write(CONF)
@@ -119,6 +123,8 @@ def main():
     for prog in (JOURNALD, shutil.which("journalctl"), shutil.which("unshare")):
         if not prog or not os.access(prog, os.X_OK):
             bail(f"missing prerequisite: {prog or 'journalctl/unshare'} (install systemd and util-linux)")
+    if not os.path.isfile("/etc/systemd/journald.conf"):
+        bail("missing /etc/systemd/journald.conf (install systemd) to bind the test configuration over")
     if os.geteuid() != 0:
         bail("needs root for a private mount namespace")
     if os.environ.get("KC_JOURNALD_NS") != "1":
