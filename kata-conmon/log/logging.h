@@ -32,7 +32,9 @@ typedef struct KcLogSet KcLogSet;
  * On a usage error returns -EINVAL and sets *ret_error to conmon's exact message
  * ("Log driver not provided. Use --log-path", "No such log driver X", "k8s-file requires a
  * filename", "log-path must not be empty", "k8s-file doesn't support --log-tag", "Container ID
- * must be longer than 12 characters", "Failed to open log file", ...), caller frees it. */
+ * must be longer than 12 characters", "Failed to open log file <strerror>", ...), caller frees it.
+ * Prints "--no-container-partial-message has no effect without journald log driver" as a warning
+ * when that applies. */
 int kc_log_open(const KcLogOptions *opts, KcLogSet **ret, char **ret_error);
 /* conmon prints its usage errors with two prefixes: "[conmon:e] " (nexit: "Log driver not
  * provided...", "k8s-file doesn't support ...", "Container ID must be ...") and "[conmon:e]: "
