@@ -260,10 +260,23 @@ static void fill_status(Process *p, JsonObject *o) {
         kc_exit_status_to_json(o, p->wstatus);
 }
 
+static void answer_waiters(Process *p) {
+        Agent *a = proc_agent(p);
+
+        for (guint i = 0; i < p->waiters->len; i++) {
+                g_autoptr(JsonObject) st = json_object_new();
+                fill_status(p, st);
+                channel_reply_ok(a->channel, g_array_index(p->waiters, uint32_t, i), st);
+        }
+        g_array_set_size(p->waiters, 0);
+}
+
 static void maybe_report_exit(Process *p) {
         Agent *a = proc_agent(p);
         g_autoptr(JsonObject) ev = NULL;
 
+        if (p->exit_sent)
+                answer_waiters(p);
         if (!p->exited || p->exit_sent)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(p->out); i++)
@@ -277,12 +290,7 @@ static void maybe_report_exit(Process *p) {
         ev = kc_event_new("exit");
         fill_status(p, ev);
         (void) channel_send_json(a->channel, KC_FRAME_EVENT, 0, ev);
-        for (guint i = 0; i < p->waiters->len; i++) {
-                g_autoptr(JsonObject) st = json_object_new();
-                fill_status(p, st);
-                channel_reply_ok(a->channel, g_array_index(p->waiters, uint32_t, i), st);
-        }
-        g_array_set_size(p->waiters, 0);
+        answer_waiters(p);
 }
 
 void process_add_waiter(Process *p, uint32_t request_id) {

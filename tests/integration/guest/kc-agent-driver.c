@@ -1,0 +1,600 @@
+/* Test driver for kata-agent: runs the guest scenarios through the host-side client, prints TAP. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "fd-util.h"
+#include "log.h"
+
+#define TIMEOUT_MS 60000
+
+typedef struct Ctx {
+        KcAgentClient *client;
+        GHashTable *bufs; /* stream id -> GByteArray */
+        GHashTable *eofs; /* stream id set */
+        GPtrArray *exit_events;
+        const char *shared_dir;
+        const char *template;
+        const char *prefix;
+        int tests;
+        int failed;
+} Ctx;
+
+typedef struct Streams {
+        uint32_t in, out, err;
+} Streams;
+
+static void on_data(KcAgentClient *c, uint32_t stream, const uint8_t *buf, size_t len, void *userdata) {
+        Ctx *ctx = userdata;
+        GByteArray *b = g_hash_table_lookup(ctx->bufs, GUINT_TO_POINTER(stream));
+
+        if (!b) {
+                b = g_byte_array_new();
+                g_hash_table_insert(ctx->bufs, GUINT_TO_POINTER(stream), b);
+        }
+        if (len == 0)
+                g_hash_table_add(ctx->eofs, GUINT_TO_POINTER(stream));
+        g_byte_array_append(b, buf, (guint) len);
+        (void) kc_agent_client_consumed(c, stream, len);
+}
+
+static void on_event(KcAgentClient *c, const char *type, JsonObject *ev, void *userdata) {
+        Ctx *ctx = userdata;
+
+        if (strcmp(type, "exit") == 0)
+                g_ptr_array_add(ctx->exit_events, json_object_ref(ev));
+}
+
+static void ok(Ctx *ctx, bool pass, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void ok(Ctx *ctx, bool pass, const char *fmt, ...) {
+        g_autofree char *msg = NULL, *raw = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        raw = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        msg = g_strescape(raw, NULL);
+        ctx->tests++;
+        if (!pass)
+                ctx->failed++;
+        printf("%s %d - %s\n", pass ? "ok" : "not ok", ctx->tests, msg);
+        fflush(stdout);
+}
+
+static char *stream_text(Ctx *ctx, uint32_t id) {
+        GByteArray *b = g_hash_table_lookup(ctx->bufs, GUINT_TO_POINTER(id));
+        return b ? g_strndup((const char *) b->data, b->len) : g_strdup("");
+}
+
+static size_t stream_len(Ctx *ctx, uint32_t id) {
+        GByteArray *b = g_hash_table_lookup(ctx->bufs, GUINT_TO_POINTER(id));
+        return b ? b->len : 0;
+}
+
+static char *cid(Ctx *ctx, const char *name) {
+        return g_strdup_printf("%s-%s", ctx->prefix, name);
+}
+
+static JsonObject *make_process(const char *const *args, bool tty) {
+        JsonObject *p = json_object_new();
+        JsonArray *a = json_array_new(), *env = json_array_new();
+        JsonObject *user = json_object_new();
+
+        for (; *args; args++)
+                json_array_add_string_element(a, *args);
+        json_array_add_string_element(env, "PATH=/bin:/sbin:/usr/bin");
+        json_array_add_string_element(env, "TERM=xterm");
+        json_object_set_array_member(p, "args", a);
+        json_object_set_array_member(p, "env", env);
+        json_object_set_string_member(p, "cwd", "/");
+        json_object_set_boolean_member(p, "terminal", tty);
+        json_object_set_int_member(user, "uid", 0);
+        json_object_set_int_member(user, "gid", 0);
+        json_object_set_object_member(p, "user", user);
+        return p;
+}
+
+static JsonObject *make_spec(const char *const *args, bool tty) {
+        static const char *const spec_text =
+                "{\"ociVersion\":\"1.0.2\","
+                "\"root\":{\"path\":\"/host/path/is/replaced\",\"readonly\":false},"
+                "\"hostname\":\"guest-test\","
+                "\"hooks\":{\"prestart\":[{\"path\":\"/should/be/dropped\"}]},"
+                "\"mounts\":["
+                "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+                "{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
+                "\"options\":[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]},"
+                "{\"destination\":\"/dev/pts\",\"type\":\"devpts\",\"source\":\"devpts\","
+                "\"options\":[\"nosuid\",\"noexec\",\"newinstance\",\"ptmxmode=0666\",\"mode=0620\"]},"
+                "{\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
+                "\"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},"
+                "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"/etc/hosts\","
+                "\"options\":[\"rbind\",\"ro\"]}],"
+                "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"ipc\"},"
+                "{\"type\":\"uts\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}],"
+                "\"devices\":[{\"path\":\"/dev/host-only\",\"type\":\"c\",\"major\":1,\"minor\":3}],"
+                "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"]}}";
+        JsonObject *spec = NULL;
+        JsonObject *caps = json_object_new();
+        const char *const capset[] = { "CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE", NULL };
+        JsonObject *process;
+
+        g_assert(kc_json_parse_object(spec_text, strlen(spec_text), &spec) == 0);
+        process = make_process(args, tty);
+        for (const char *k = "bounding"; k; k = strcmp(k, "bounding") == 0 ? "effective" : strcmp(k, "effective") == 0 ? "permitted" : NULL) {
+                JsonArray *a = json_array_new();
+                for (const char *const *c = capset; *c; c++)
+                        json_array_add_string_element(a, *c);
+                json_object_set_array_member(caps, k, a);
+        }
+        json_object_set_object_member(process, "capabilities", caps);
+        json_object_set_object_member(spec, "process", process);
+        return spec;
+}
+
+static int prepare_rootfs(Ctx *ctx, const char *id) {
+        g_autofree char *dir = g_build_filename(ctx->shared_dir, id, NULL);
+        g_autofree char *rootfs = g_build_filename(dir, "rootfs", NULL);
+        const char *argv[] = { "cp", "-a", ctx->template, rootfs, NULL };
+        int status = -1;
+
+        if (g_mkdir_with_parents(dir, 0755) < 0)
+                return -errno;
+        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL) ||
+            status != 0)
+                return -EIO;
+        return 0;
+}
+
+static int call(Ctx *ctx, JsonObject *req, JsonObject **ret) {
+        return kc_agent_client_call(ctx->client, req, TIMEOUT_MS, ret);
+}
+
+static int create(Ctx *ctx, const char *id, const char *const *args, bool tty, bool with_stdin, Streams *ret) {
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        Streams s = {};
+        int r;
+
+        r = prepare_rootfs(ctx, id);
+        if (r < 0)
+                return r;
+        if (with_stdin)
+                s.in = kc_agent_client_stream_alloc(ctx->client, true);
+        s.out = kc_agent_client_stream_alloc(ctx->client, false);
+        if (!tty)
+                s.err = kc_agent_client_stream_alloc(ctx->client, false);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", make_spec(args, tty));
+        json_object_set_boolean_member(req, "tty", tty);
+        json_object_set_int_member(req, "stdin", s.in);
+        json_object_set_int_member(req, "stdout", s.out);
+        json_object_set_int_member(req, "stderr", s.err);
+        r = call(ctx, req, NULL);
+        if (r == 0 && ret)
+                *ret = s;
+        return r;
+}
+
+static int simple(Ctx *ctx, const char *type, const char *id, const char *exec_id) {
+        g_autoptr(JsonObject) req = kc_request_new(type);
+
+        json_object_set_string_member(req, "container-id", id);
+        if (exec_id)
+                json_object_set_string_member(req, "exec-id", exec_id);
+        if (strcmp(type, "remove-container") == 0)
+                json_object_set_boolean_member(req, "force", true);
+        return call(ctx, req, NULL);
+}
+
+/* Waits for the process; returns the exit code, or 128+signal, or -errno. */
+static int wait_for(Ctx *ctx, const char *id, const char *exec_id, KcExitStatus *ret_st) {
+        g_autoptr(JsonObject) req = kc_request_new("wait");
+        g_autoptr(JsonObject) reply = NULL;
+        KcExitStatus st;
+        int r;
+
+        json_object_set_string_member(req, "container-id", id);
+        if (exec_id)
+                json_object_set_string_member(req, "exec-id", exec_id);
+        r = call(ctx, req, &reply);
+        if (r < 0)
+                return r;
+        r = kc_exit_status_parse(reply, false, &st);
+        if (r < 0)
+                return r;
+        if (ret_st)
+                *ret_st = st;
+        return kc_exit_status_code(&st);
+}
+
+static int run_simple(Ctx *ctx, const char *name, const char *const *args, Streams *s, KcExitStatus *st) {
+        g_autofree char *id = cid(ctx, name);
+        int r;
+
+        r = create(ctx, id, args, false, false, s);
+        if (r < 0)
+                return r;
+        r = simple(ctx, "start-container", id, NULL);
+        if (r < 0)
+                return r;
+        r = wait_for(ctx, id, NULL, st);
+        (void) simple(ctx, "remove-container", id, NULL);
+        return r;
+}
+
+static bool has_exit_event(Ctx *ctx, const char *id, const char *exec_id, int code) {
+        for (guint i = 0; i < ctx->exit_events->len; i++) {
+                KcExitStatus st;
+                if (kc_exit_status_parse(ctx->exit_events->pdata[i], true, &st) == 0 &&
+                    strcmp(st.container_id, id) == 0 && g_strcmp0(st.exec_id, exec_id) == 0)
+                        return kc_exit_status_code(&st) == code;
+        }
+        return false;
+}
+
+static void test_outputs(Ctx *ctx) {
+        const char *args[] = { "/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL };
+        g_autofree char *id = cid(ctx, "out");
+        g_autofree char *out = NULL, *err = NULL;
+        Streams s = {};
+        int r;
+
+        r = run_simple(ctx, "out", args, &s, NULL);
+        out = stream_text(ctx, s.out);
+        err = stream_text(ctx, s.err);
+        ok(ctx, r == 0, "container exits 0 (got %d)", r);
+        ok(ctx, strcmp(out, "to-stdout\n") == 0, "stdout on the stdout stream (got '%s')", out);
+        ok(ctx, strcmp(err, "to-stderr\n") == 0, "stderr on the stderr stream (got '%s')", err);
+        ok(ctx, g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.out)) &&
+                        g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.err)),
+           "both output streams ended before the exit status");
+        ok(ctx, has_exit_event(ctx, id, NULL, 0), "exit event with code 0");
+}
+
+static void test_exit_codes(Ctx *ctx) {
+        static const int codes[] = { 1, 42 };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(codes); i++) {
+                g_autofree char *script = g_strdup_printf("exit %d", codes[i]);
+                g_autofree char *name = g_strdup_printf("exit%d", codes[i]);
+                const char *args[] = { "/bin/sh", "-c", script, NULL };
+                KcExitStatus st = {};
+                int r = run_simple(ctx, name, args, NULL, &st);
+                ok(ctx, r == codes[i] && st.signal == 0, "exit code %d is exact (got %d)", codes[i], r);
+        }
+}
+
+static void test_signal(Ctx *ctx) {
+        const char *args[] = { "/bin/sleep", "1000", NULL };
+        g_autofree char *id = cid(ctx, "sig");
+        g_autoptr(JsonObject) req = kc_request_new("signal");
+        KcExitStatus st = {};
+        int r;
+
+        r = create(ctx, id, args, false, false, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_int_member(req, "signal", SIGKILL);
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, &st);
+        ok(ctx, r == 128 + SIGKILL && st.signal == SIGKILL && st.exit_code == -1,
+           "death by SIGKILL reported as signal 9 (got %d, signal %d)", r, st.signal);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
+static int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, bool tty, Streams *ret) {
+        g_autoptr(JsonObject) req = kc_request_new("exec");
+        Streams s = {};
+
+        s.out = kc_agent_client_stream_alloc(ctx->client, false);
+        if (!tty)
+                s.err = kc_agent_client_stream_alloc(ctx->client, false);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_string_member(req, "exec-id", eid);
+        json_object_set_object_member(req, "process", make_process(args, tty));
+        json_object_set_boolean_member(req, "tty", tty);
+        json_object_set_int_member(req, "stdout", s.out);
+        json_object_set_int_member(req, "stderr", s.err);
+        *ret = s;
+        return call(ctx, req, NULL);
+}
+
+static void test_exec(Ctx *ctx) {
+        const char *args[] = { "/bin/sleep", "1000", NULL };
+        const char *e1[] = { "/bin/sh", "-c", "echo exec-out; echo exec-err >&2; exit 3", NULL };
+        const char *e2[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+        const char *e3[] = { "/bin/sh", "-c", "cat /proc/1/cmdline", NULL };
+        g_autofree char *id = cid(ctx, "exec");
+        g_autofree char *out = NULL, *err = NULL, *cmdline = NULL;
+        Streams s1 = {}, s2 = {}, s3 = {};
+        KcExitStatus st = {};
+        int r;
+
+        r = create(ctx, id, args, false, false, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        ok(ctx, r == 0, "long-running container started (%d)", r);
+        r = exec_in(ctx, id, "e1", e1, false, &s1);
+        if (r == 0)
+                r = wait_for(ctx, id, "e1", NULL);
+        out = stream_text(ctx, s1.out);
+        err = stream_text(ctx, s1.err);
+        ok(ctx, r == 3, "exec exit code 3 (got %d)", r);
+        ok(ctx, strcmp(out, "exec-out\n") == 0 && strcmp(err, "exec-err\n") == 0,
+           "exec stdout/stderr on their streams (got '%s' / '%s')", out, err);
+        r = exec_in(ctx, id, "e2", e2, false, &s2);
+        if (r == 0)
+                r = wait_for(ctx, id, "e2", &st);
+        ok(ctx, r == 128 + SIGTERM && st.signal == SIGTERM, "exec killed by SIGTERM reported as signal 15 (got %d)", r);
+        r = exec_in(ctx, id, "e3", e3, false, &s3);
+        if (r == 0)
+                r = wait_for(ctx, id, "e3", NULL);
+        cmdline = stream_text(ctx, s3.out);
+        ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"), "exec runs inside the container's namespaces");
+        r = simple(ctx, "remove-container", id, NULL);
+        ok(ctx, r == 0, "running container removed with force (%d)", r);
+}
+
+/* Runs the client until a stream holds `needle` or the timeout passes. */
+static bool wait_output(Ctx *ctx, uint32_t stream, const char *needle, int timeout_ms) {
+        int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
+
+        for (;;) {
+                g_autofree char *text = stream_text(ctx, stream);
+                if (strstr(text, needle))
+                        return true;
+                if (g_get_monotonic_time() > deadline)
+                        return false;
+                if (kc_agent_client_iterate(ctx->client, 100) < 0 && kc_agent_client_get_error(ctx->client) < 0)
+                        return false;
+        }
+}
+
+static void test_tty(Ctx *ctx) {
+        const char *args[] = { "/bin/sh", "-c", "echo ready; read line; stty size; exit 7", NULL };
+        g_autofree char *id = cid(ctx, "tty");
+        g_autoptr(JsonObject) resize = kc_request_new("resize");
+        g_autofree char *out = NULL;
+        Streams s = {};
+        int r;
+
+        r = create(ctx, id, args, true, true, &s);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        ok(ctx, r == 0 && wait_output(ctx, s.out, "ready", 20000), "tty container started and printed");
+        json_object_set_string_member(resize, "container-id", id);
+        json_object_set_int_member(resize, "rows", 33);
+        json_object_set_int_member(resize, "cols", 111);
+        r = call(ctx, resize, NULL);
+        ok(ctx, r == 0, "resize accepted (%d)", r);
+        (void) kc_agent_client_write(ctx->client, s.in, "go\n", 3);
+        r = wait_for(ctx, id, NULL, NULL);
+        out = stream_text(ctx, s.out);
+        ok(ctx, strstr(out, "33 111") != NULL, "stty size sees 33 111 (output '%s')", out);
+        ok(ctx, r == 7, "tty container exit code 7 (got %d)", r);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
+static void test_stdin_eof(Ctx *ctx) {
+        const char *args[] = { "/bin/sh", "-c", "cat; echo eof-seen", NULL };
+        g_autofree char *id = cid(ctx, "stdin");
+        g_autofree char *out = NULL;
+        Streams s = {};
+        int r;
+
+        r = create(ctx, id, args, false, true, &s);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        if (r == 0 && kc_agent_client_write(ctx->client, s.in, "line one\n", 9) != 9)
+                r = -EIO;
+        if (r == 0)
+                r = simple(ctx, "close-stdin", id, NULL);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, NULL);
+        out = stream_text(ctx, s.out);
+        ok(ctx, r == 0 && strcmp(out, "line one\neof-seen\n") == 0, "stdin bytes then EOF reach the process (%d, '%s')",
+           r, out);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
+static void test_two_containers(Ctx *ctx) {
+        const char *a_args[] = { "/bin/sh", "-c", "for i in 1 2 3; do echo a$i; sleep 0.1; done", NULL };
+        /* Much more output than one credit window: flow control must keep both moving. */
+        const char *b_args[] = { "/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=2048 2>/dev/null", NULL };
+        g_autofree char *a = cid(ctx, "two-a"), *b = cid(ctx, "two-b"), *out = NULL;
+        Streams sa = {}, sb = {};
+        int ra, rb, r;
+
+        r = create(ctx, a, a_args, false, false, &sa);
+        if (r == 0)
+                r = create(ctx, b, b_args, false, false, &sb);
+        if (r == 0)
+                r = simple(ctx, "start-container", a, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", b, NULL);
+        ok(ctx, r == 0, "two containers created and started (%d)", r);
+        ra = wait_for(ctx, a, NULL, NULL);
+        rb = wait_for(ctx, b, NULL, NULL);
+        out = stream_text(ctx, sa.out);
+        ok(ctx, ra == 0 && strcmp(out, "a1\na2\na3\n") == 0, "first container's output intact ('%s')", out);
+        ok(ctx, rb == 0 && stream_len(ctx, sb.out) == 2048 * 1024, "second container's 2 MiB arrived whole (%zu bytes)",
+           stream_len(ctx, sb.out));
+        (void) simple(ctx, "remove-container", a, NULL);
+        (void) simple(ctx, "remove-container", b, NULL);
+}
+
+static void test_errors(Ctx *ctx) {
+        g_autoptr(JsonObject) unknown = kc_request_new("no-such-request");
+        g_autoptr(JsonObject) bad_id = kc_request_new("start-container");
+        g_autoptr(JsonObject) bad_type = kc_request_new("signal");
+        g_autofree char *id = cid(ctx, "missing");
+
+        ok(ctx, call(ctx, unknown, NULL) == -ENOSYS, "unknown request type gives ENOSYS");
+        json_object_set_string_member(bad_id, "container-id", "../etc");
+        ok(ctx, call(ctx, bad_id, NULL) == -EINVAL, "invalid container id gives EINVAL");
+        json_object_set_string_member(bad_type, "container-id", id);
+        json_object_set_string_member(bad_type, "signal", "9");
+        ok(ctx, call(ctx, bad_type, NULL) == -ENOENT, "unknown container gives ENOENT");
+        ok(ctx, wait_for(ctx, id, NULL, NULL) == -ENOENT, "wait on an unknown container gives ENOENT");
+}
+
+static int connect_unix(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || strlen(path) >= sizeof sa.sun_path)
+                return -EINVAL;
+        strcpy(sa.sun_path, path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                safe_close(fd);
+                return -errno;
+        }
+        return fd;
+}
+
+int main(int argc, char **argv) {
+        g_autofree char *agent = NULL, *runtime = NULL, *work = NULL, *socket_path = NULL, *template = NULL,
+                        *prefix = NULL;
+        gboolean stats = false;
+        GOptionEntry entries[] = {
+                { "agent", 0, 0, G_OPTION_ARG_FILENAME, &agent, "host mode: kata-agent binary", "PATH" },
+                { "runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "host mode: OCI runtime", "PATH" },
+                { "work", 0, 0, G_OPTION_ARG_FILENAME, &work, "work directory (shared dir, state)", "DIR" },
+                { "connect", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "VM mode: the agent socket", "PATH" },
+                { "template", 0, 0, G_OPTION_ARG_FILENAME, &template, "busybox rootfs to copy", "DIR" },
+                { "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "container id prefix", "STR" },
+                { "stats", 0, 0, G_OPTION_ARG_NONE, &stats, "also check stats (cgroup2 guest)", NULL },
+                {},
+        };
+        g_autoptr(GOptionContext) octx = g_option_context_new("- kata-agent scenarios (TAP)");
+        g_autoptr(GError) error = NULL;
+        KcAgentClientOps ops = { .event = on_event, .data = on_data };
+        g_autofree char *shared = NULL;
+        Ctx ctx = {};
+        pid_t agent_pid = -1;
+        int fd, r;
+
+        g_option_context_add_main_entries(octx, entries, NULL);
+        if (!g_option_context_parse(octx, &argc, &argv, &error) || !work || !template ||
+            (!socket_path && (!agent || !runtime))) {
+                printf("1..1\nnot ok 1 - usage: %s\n", error ? error->message : "--work, --template and --agent/--runtime or --connect needed");
+                return 1;
+        }
+        kc_log_set_ident("kc-agent-driver");
+        shared = g_build_filename(work, "shared", NULL);
+        ctx.shared_dir = shared;
+        ctx.template = template;
+        ctx.prefix = prefix ?: "kc";
+        ctx.bufs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_byte_array_unref);
+        ctx.eofs = g_hash_table_new(g_direct_hash, g_direct_equal);
+        ctx.exit_events = g_ptr_array_new_with_free_func((GDestroyNotify) json_object_unref);
+        g_mkdir_with_parents(shared, 0755);
+
+        if (socket_path) {
+                fd = connect_unix(socket_path);
+                if (fd < 0) {
+                        printf("1..1\nnot ok 1 - cannot connect to %s: %s\n", socket_path, g_strerror(-fd));
+                        return 1;
+                }
+        } else {
+                int sv[2];
+                g_autofree char *state = g_build_filename(work, "state", NULL);
+                g_autofree char *root = g_build_filename(work, "runtime-root", NULL);
+                g_autofree char *fdarg = NULL;
+
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        return 1;
+                fdarg = g_strdup_printf("%d", sv[1]);
+                agent_pid = fork();
+                if (agent_pid == 0) {
+                        (void) fd_set_cloexec(sv[1], false);
+                        execl(agent, agent, "--no-init", "--channel-fd", fdarg, "--runtime", runtime, "--runtime-root",
+                              root, "--shared-dir", shared, "--state-dir", state, "--log-level", "info", NULL);
+                        _exit(127);
+                }
+                close(sv[1]);
+                fd = sv[0];
+        }
+        ctx.client = kc_agent_client_new(fd, &ops, &ctx);
+
+        r = kc_agent_client_wait_hello(ctx.client, TIMEOUT_MS);
+        ok(&ctx, r == 0, "hello received (%s)", r < 0 ? g_strerror(-r) : "ok");
+        if (r < 0) {
+                printf("Bail out! no hello from the agent\n");
+                return 1;
+        }
+        ok(&ctx, kc_agent_client_get_kernel(ctx.client)[0] != '\0', "hello: agent %s, kernel %s",
+           kc_agent_client_get_agent_version(ctx.client), kc_agent_client_get_kernel(ctx.client));
+        {
+                g_autoptr(JsonObject) ping = kc_request_new("ping");
+                ok(&ctx, call(&ctx, ping, NULL) == 0, "ping");
+        }
+        {
+                g_autoptr(JsonObject) sb = kc_request_new("create-sandbox");
+                JsonArray *dns = json_array_new();
+                JsonObject *fs = json_object_new();
+                json_array_add_string_element(dns, "nameserver 10.0.2.3");
+                json_object_set_string_member(sb, "hostname", "kc-guest-test");
+                json_object_set_array_member(sb, "dns", dns);
+                json_object_set_string_member(fs, "type", socket_path ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
+                json_object_set_string_member(fs, "tag", "kataShared");
+                json_object_set_object_member(sb, "shared-fs", fs);
+                r = call(&ctx, sb, NULL);
+                ok(&ctx, r == 0, "create-sandbox (%d)", r);
+        }
+        test_outputs(&ctx);
+        test_exit_codes(&ctx);
+        test_signal(&ctx);
+        test_exec(&ctx);
+        test_tty(&ctx);
+        test_stdin_eof(&ctx);
+        test_two_containers(&ctx);
+        test_errors(&ctx);
+        if (stats) {
+                const char *args[] = { "/bin/sleep", "1000", NULL };
+                g_autofree char *id = cid(&ctx, "stats");
+                g_autoptr(JsonObject) req = kc_request_new("stats");
+                g_autoptr(JsonObject) reply = NULL;
+                int64_t mem = 0;
+
+                r = create(&ctx, id, args, false, false, NULL);
+                if (r == 0)
+                        r = simple(&ctx, "start-container", id, NULL);
+                json_object_set_string_member(req, "container-id", id);
+                if (r == 0)
+                        r = call(&ctx, req, &reply);
+                ok(&ctx, r == 0 && kc_json_get_int(reply, "memory-usage", 1, G_MAXINT64, true, &mem) == 0,
+                   "stats report the container's memory (%d, %" G_GINT64_FORMAT " bytes)", r, mem);
+                (void) simple(&ctx, "remove-container", id, NULL);
+        }
+        {
+                g_autoptr(JsonObject) d = kc_request_new("destroy-sandbox");
+                r = call(&ctx, d, NULL);
+                ok(&ctx, r == 0, "destroy-sandbox acknowledged (%d)", r);
+        }
+        if (agent_pid > 0) {
+                int status = 0;
+                kc_agent_client_free(g_steal_pointer(&ctx.client));
+                r = waitpid(agent_pid, &status, 0);
+                ok(&ctx, r == agent_pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "host-mode agent exited 0");
+        } else {
+                /* The VM powers off: the channel closes. */
+                while (kc_agent_client_iterate(ctx.client, 30000) == 0)
+                        ;
+                ok(&ctx, kc_agent_client_get_error(ctx.client) == -ECONNRESET, "channel closed after destroy-sandbox");
+                kc_agent_client_free(g_steal_pointer(&ctx.client));
+        }
+        printf("1..%d\n", ctx.tests);
+        g_hash_table_destroy(ctx.bufs);
+        g_hash_table_destroy(ctx.eofs);
+        g_ptr_array_unref(ctx.exit_events);
+        return ctx.failed ? 1 : 0;
+}
