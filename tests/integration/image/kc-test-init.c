@@ -1,0 +1,119 @@
+/* A trivial guest /init for image tests and the boot benchmark: prints a marker, optionally loads the
+ * image's modules and greets on the agent port, then powers off. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MODULES_LIST "/lib/modules/kata-modules.load"
+#define PORT_NAME "agent.channel.0"
+
+static void power_off(void) {
+        fflush(stdout);
+        sync();
+        reboot(RB_POWER_OFF);
+        for (;;)
+                pause();
+}
+
+static int load_modules(void) {
+        char line[512];
+        int n = 0;
+        FILE *f = fopen(MODULES_LIST, "re");
+
+        if (!f) {
+                printf("KC-TEST-INIT: cannot open " MODULES_LIST ": %m\n");
+                return -1;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                int fd;
+
+                line[strcspn(line, "\n")] = '\0';
+                if (line[0] == '\0' || line[0] == '#')
+                        continue;
+                fd = open(line, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {
+                        printf("KC-TEST-INIT: module %s failed: %m\n", line);
+                        fclose(f);
+                        return -1;
+                }
+                close(fd);
+                n++;
+        }
+        fclose(f);
+        printf("KC-TEST-INIT: loaded %d modules\n", n);
+        return 0;
+}
+
+/* Finds the virtio-serial port by name, as the agent does, and writes a greeting to it. */
+static int greet_port(void) {
+        for (int tries = 0; tries < 100; tries++) {
+                DIR *d = opendir("/sys/class/virtio-ports");
+                struct dirent *e;
+
+                while (d && (e = readdir(d))) {
+                        char path[300], name[64] = "";
+                        FILE *f;
+
+                        if (e->d_name[0] == '.')
+                                continue;
+                        snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+                        f = fopen(path, "re");
+                        if (!f)
+                                continue;
+                        if (!fgets(name, sizeof(name), f))
+                                name[0] = '\0';
+                        fclose(f);
+                        name[strcspn(name, "\n")] = '\0';
+                        if (strcmp(name, PORT_NAME) == 0) {
+                                static const char msg[] = "KC-TEST-INIT-PORT-OK\n";
+                                int fd;
+
+                                snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+                                fd = open(path, O_WRONLY | O_CLOEXEC);
+                                closedir(d);
+                                if (fd < 0 || write(fd, msg, sizeof(msg) - 1) != (ssize_t) sizeof(msg) - 1) {
+                                        printf("KC-TEST-INIT: writing to %s failed: %m\n", path);
+                                        return -1;
+                                }
+                                fsync(fd);
+                                close(fd);
+                                printf("KC-TEST-INIT: greeted on %s\n", path);
+                                return 0;
+                        }
+                }
+                if (d)
+                        closedir(d);
+                usleep(20000);
+        }
+        printf("KC-TEST-INIT: no virtio port named " PORT_NAME "\n");
+        return -1;
+}
+
+int main(void) {
+        char cmdline[4096] = "";
+        int fd;
+
+        (void) mount("proc", "/proc", "proc", 0, NULL);
+        (void) mount("sysfs", "/sys", "sysfs", 0, NULL);
+        (void) mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+        fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                ssize_t n = read(fd, cmdline, sizeof(cmdline) - 1);
+                cmdline[n > 0 ? n : 0] = '\0';
+                close(fd);
+        }
+
+        printf("KC-TEST-INIT-MARKER\n");
+        fflush(stdout);
+        if (strstr(cmdline, "kctest.modules=1")) {
+                if (load_modules() == 0 && greet_port() == 0)
+                        printf("KC-TEST-INIT: all good\n");
+        }
+        power_off();
+}
