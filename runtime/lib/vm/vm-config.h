@@ -84,7 +84,8 @@ int kc_vm_config_validate(const KcVmConfig *c, const char *origin);
 /* Applies the io.katacontainers.config.* annotations of a sandbox (a string -> string table,
  * may be NULL) where enable_annotations allows them. Any other io.katacontainers.* annotation
  * (except the informational io.katacontainers.pkg.*) is rejected: -EPERM when not enabled,
- * -EINVAL for a bad value or an unsupported name, with the reason logged. */
+ * -EINVAL for a bad value or an unsupported name, with the reason logged. On failure the
+ * config may be partly modified: discard it. */
 int kc_vm_config_apply_annotations(KcVmConfig *c, GHashTable *annotations);
 
 const char *kc_machine_type_to_string(KcMachineType t);
