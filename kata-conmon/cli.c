@@ -293,7 +293,7 @@ int kc_cli_validate(const KcOptions *o, char **ret_message) {
 
 void kc_cli_print_help(FILE *f) {
         fputs("Usage:\n"
-              "  conmon [OPTION\u2026] - conmon utility\n"
+              "  conmon [OPTION\u2026] - conmon utility (kata-conmon " PACKAGE_VERSION ")\n"
               "\n"
               "Help Options:\n"
               "  -h, --help                   Show help options\n"
@@ -316,8 +316,8 @@ void kc_cli_print_help(FILE *f) {
 }
 
 void kc_cli_print_version(FILE *f) {
-        fprintf(f, "conmon version %s\ncommit: %s\nkata-conmon version %s\n", CONMON_COMPAT_VERSION,
-                GIT_COMMIT, PACKAGE_VERSION);
+        /* Exactly conmon's two lines: some callers count them. Our own version is in --help. */
+        fprintf(f, "conmon version %s\ncommit: %s\n", CONMON_COMPAT_VERSION, GIT_COMMIT);
 }
 
 void kc_options_clear(KcOptions *opts) {
