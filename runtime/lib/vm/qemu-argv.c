@@ -153,6 +153,10 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         add(a, "-rtc", g_strdup("base=utc,driftfix=slew,clock=host"));
         if (!microvm && p->accel == KC_ACCEL_KVM)
                 add(a, "-global", g_strdup("kvm-pit.lost_tick_policy=discard"));
+        if (microvm)
+                /* microvm's virtio-mmio transport defaults to legacy virtio, which vhost-user
+                 * devices (virtiofsd) refuse. */
+                add(a, "-global", g_strdup("virtio-mmio.force-legacy=false"));
 
         add(a, "-kernel", g_strdup(c->kernel));
         add(a, "-initrd", g_strdup(c->initrd));

@@ -1,5 +1,5 @@
 /* A trivial guest /init for image tests and the boot benchmark: prints a marker, optionally loads the
- * image's modules and greets on the agent port, then powers off. */
+ * image's modules, greets on the agent port and reads a file from the shared filesystem, then powers off. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -95,6 +96,27 @@ static int greet_port(void) {
         return -1;
 }
 
+/* Mounts the shared filesystem (tag kataShared) and prints the first line of hello.txt from it. */
+static int read_shared(const char *type) {
+        char line[256] = "";
+        FILE *f;
+
+        (void) mkdir("/mnt", 0755);
+        if (mount("kataShared", "/mnt", type, 0, strcmp(type, "9p") == 0 ? "trans=virtio,version=9p2000.L" : NULL) < 0) {
+                printf("KC-TEST-INIT: mounting kataShared (%s) failed: %m\n", type);
+                return -1;
+        }
+        f = fopen("/mnt/hello.txt", "re");
+        if (!f || !fgets(line, sizeof(line), f)) {
+                printf("KC-TEST-INIT: reading /mnt/hello.txt failed: %m\n");
+                return -1;
+        }
+        fclose(f);
+        line[strcspn(line, "\n")] = '\0';
+        printf("KC-TEST-INIT: shared says '%s'\n", line);
+        return 0;
+}
+
 int main(void) {
         char cmdline[4096] = "";
         int fd;
@@ -112,7 +134,10 @@ int main(void) {
         printf("KC-TEST-INIT-MARKER\n");
         fflush(stdout);
         if (strstr(cmdline, "kctest.modules=1")) {
-                if (load_modules() == 0 && greet_port() == 0)
+                const char *fs = strstr(cmdline, "kctest.fs=virtiofs") ? "virtiofs" :
+                                 strstr(cmdline, "kctest.fs=9p")       ? "9p" : NULL;
+
+                if (load_modules() == 0 && greet_port() == 0 && (!fs || read_shared(fs) == 0))
                         printf("KC-TEST-INIT: all good\n");
         }
         power_off();

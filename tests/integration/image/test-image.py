@@ -87,13 +87,14 @@ def modules_dep(moddir):
 class Vm:
     """QEMU started from kc-vm-argv's output with socketpairs for the console and the agent port."""
 
-    def __init__(self, conf, sandbox_id, annotations=()):
+    def __init__(self, conf, sandbox_id, annotations=(), extra=()):
         self.agent_host, agent_qemu = socket.socketpair()
         self.console_host, console_qemu = socket.socketpair()
         cmd = [VM_ARGV, "--config", conf, "--sandbox-id", sandbox_id, "--accel", "tcg",
                "--agent-fd", str(agent_qemu.fileno()), "--console-fd", str(console_qemu.fileno())]
         for a in annotations:
             cmd += ["--annotation", a]
+        cmd += list(extra)
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"kc-vm-argv failed: {r.stderr}")
@@ -141,6 +142,26 @@ class Vm:
     def diag(self):
         return (" ".join(self.argv) + "\n" + self.console.decode(errors="replace")[-3000:] +
                 "\nagent: " + repr(self.agent[:300]))
+
+
+def start_virtiofsd(sock, shared):
+    """Starts the distribution's virtiofsd (Rust one on RHEL, C one in Debian's QEMU) on `sock`."""
+    if os.access("/usr/libexec/virtiofsd", os.X_OK):
+        cmd = ["/usr/libexec/virtiofsd", "--socket-path", sock, "--shared-dir", shared, "--cache", "auto"]
+    elif os.access("/usr/lib/qemu/virtiofsd", os.X_OK):
+        cmd = ["/usr/lib/qemu/virtiofsd", "--socket-path=" + sock, "-o", "source=" + shared, "-o", "cache=auto"]
+    else:
+        return None
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not os.path.exists(sock):
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        return None
+    return p
 
 
 def first_frame(buf):
@@ -281,22 +302,42 @@ def run_tests(tmp):
             errs.append(f"{args}: rc={r.returncode} stderr={r.stderr.strip()}")
     tap(not errs, "bad input exits non-zero with a clear error", "\n".join(errs))
 
-    # 12-14. boot the trivial-init image with kata-conmon's QEMU argv (microvm, TCG)
+    # 12-14. boot the trivial-init image with kata-conmon's QEMU argv (microvm, TCG, virtio-fs)
     r = build("--init", TEST_INIT, "--output-dir", out2)
+    share = os.path.join(tmp, "share")
+    os.mkdir(share)
+    with open(os.path.join(share, "hello.txt"), "w") as f:
+        f.write("hello-through-virtio-fs\n")
+    vfs_sock = os.path.join(tmp, "virtiofsd.sock")
+    vfsd = start_virtiofsd(vfs_sock, share)
     conf = os.path.join(tmp, "init.conf")
     with open(conf, "w") as f:
-        f.write(f"[hypervisor.qemu]\nkernel={out2}/kernel\ninitrd={out2}/initrd\naccel=tcg\nshared_fs=none\n"
+        f.write(f"[hypervisor.qemu]\nkernel={out2}/kernel\ninitrd={out2}/initrd\naccel=tcg\nshared_fs=virtio-fs\n"
                 "default_memory=256\nenable_annotations=kernel_params\n")
-    vm = Vm(conf, "kc-image-init", ["io.katacontainers.config.hypervisor.kernel_params=kctest.modules=1"])
+    vm = None
     try:
-        ok = vm.pump(lambda v: b"KC-TEST-INIT-MARKER" in v.console)
-        tap(ok, f"trivial init runs under QEMU TCG ({time.monotonic() - vm.t0:.1f} s)", vm.diag())
-        ok = vm.pump(lambda v: b"KC-TEST-INIT: all good" in v.console and b"KC-TEST-INIT-PORT-OK" in v.agent)
-        tap(ok, "the guest loads every module in order and finds the agent.channel.0 port", vm.diag())
-        rc = vm.wait_exit(30)
-        tap(rc == 0, f"the guest powers off and QEMU exits 0 (rc={rc})", vm.diag())
+        if vfsd is None:
+            for what in ("trivial init runs", "modules, agent port, virtio-fs", "power off"):
+                tap(False, what, "virtiofsd did not start (see /usr/lib/qemu/virtiofsd or /usr/libexec/virtiofsd)")
+        else:
+            vm = Vm(conf, "kc-image-init",
+                    ["io.katacontainers.config.hypervisor.kernel_params=kctest.modules=1 kctest.fs=virtiofs"],
+                    extra=["--virtiofs-socket", vfs_sock])
+            ok = vm.pump(lambda v: b"KC-TEST-INIT-MARKER" in v.console)
+            tap(ok, f"trivial init runs under QEMU TCG ({time.monotonic() - vm.t0:.1f} s)", vm.diag())
+            ok = vm.pump(lambda v: b"KC-TEST-INIT: all good" in v.console and b"KC-TEST-INIT-PORT-OK" in v.agent)
+            ok = ok and b"shared says 'hello-through-virtio-fs'" in vm.console
+            tap(ok, "the guest loads every module in order, finds agent.channel.0 and reads kataShared (virtio-fs)",
+                vm.diag())
+            rc = vm.wait_exit(30)
+            tap(rc == 0, f"the guest powers off and QEMU exits 0 (rc={rc})", vm.diag())
     finally:
-        vm.close()
+        if vm:
+            vm.close()
+        if vfsd:
+            if vfsd.poll() is None:
+                vfsd.kill()
+            vfsd.wait()
 
     # 15-17. kata-agent image: boot to the agent's hello
     if not AGENT or not os.access(AGENT, os.X_OK):

@@ -88,7 +88,8 @@ static void test_microvm_tcg_virtiofs(void) {
         g_assert_true(has_value(argv, "-device", "vhost-user-fs-device,chardev=kc-virtiofs,tag=kataShared,queue-size=1024"));
         g_assert_null(value_of(argv, "-fsdev", 0));
         g_assert_null(value_of(argv, "-mon", 0));
-        g_assert_null(value_of(argv, "-global", 0));
+        g_assert_cmpstr(value_of(argv, "-global", 0), ==, "virtio-mmio.force-legacy=false");
+        g_assert_null(value_of(argv, "-global", 1));
 
         append = value_of(argv, "-append", 0);
         g_assert_nonnull(append);
@@ -119,6 +120,7 @@ static void test_q35_kvm_9p_paths(void) {
         g_assert_cmpstr(value_of(argv, "-object", 0), ==, "rng-random,id=kc-rng,filename=/dev/urandom");
         g_assert_cmpstr(value_of(argv, "-smp", 0), ==, "2,cores=1,threads=1,sockets=4,maxcpus=4");
         g_assert_true(has_value(argv, "-global", "kvm-pit.lost_tick_policy=discard"));
+        g_assert_false(has_value(argv, "-global", "virtio-mmio.force-legacy=false"));
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-console,path=/run/x/console.sock,server=on,wait=off"));
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-agent,path=/run/x/agent.sock,server=on,wait=off"));
         g_assert_true(has_value(argv, "-device", "virtio-serial-pci,id=kc-serial"));
@@ -148,7 +150,8 @@ static void test_microvm_kvm_9p_none(void) {
         g_assert_cmpstr(value_of(argv, "-machine", 0), ==, "microvm,accel=kvm,isa-serial=on,rtc=on");
         g_assert_cmpstr(value_of(argv, "-cpu", 0), ==, "host");
         g_assert_true(has_value(argv, "-device", "virtio-9p-device,fsdev=kc-9p,mount_tag=kataShared"));
-        g_assert_null(value_of(argv, "-global", 0));
+        g_assert_cmpstr(value_of(argv, "-global", 0), ==, "virtio-mmio.force-legacy=false");
+        g_assert_null(value_of(argv, "-global", 1));
 
         /* per-sandbox sizes override the defaults; no shared fs at all */
         p.vcpus = 3;
