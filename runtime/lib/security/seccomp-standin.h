@@ -1,0 +1,20 @@
+/* The seccomp filter of the container stand-in: a process that only waits and forwards signals. */
+#pragma once
+
+#include <stddef.h>
+
+/* The system calls the stand-in may make (NULL-terminated): signal handling, waiting,
+ * writing the signal number to the monitor's pipe, reading its own pid, exiting. Every
+ * other call fails with EPERM. */
+extern const char *const kc_seccomp_standin_syscalls[];
+
+/* Builds and loads the stand-in filter into the calling process (a forked child).
+ * The filter sets NO_NEW_PRIVS, which is harmless here because the stand-in never execs;
+ * never call this in a child that will exec QEMU under an SELinux transition (see
+ * docs/selinux.md). Returns 0, -EOPNOTSUPP when built without libseccomp, or -errno.
+ * Never logs. */
+int kc_seccomp_apply_standin(void);
+
+/* Writes the stand-in filter in libseccomp's pseudo-filter-code text to fd (debugging,
+ * `kata-runtime env`-style dumps). -EOPNOTSUPP without libseccomp. */
+int kc_seccomp_export_standin(int fd);
