@@ -88,12 +88,17 @@ static int open_logs(const KcOptions *o, KcLogSet **ret) {
         return 0;
 }
 
+static void log_set_freep(KcLogSet **set) {
+        if (*set)
+                kc_log_free(*set);
+}
+
 int main(int argc, char **argv) {
-        KcOptions o;
+        _cleanup_(kc_options_clear) KcOptions o = {};
         g_autofree char *error = NULL;
         g_autofree char *cwd = NULL, *bundle = NULL, *pidfile = NULL;
         g_autoptr(GArray) inherited = NULL;
-        KcLogSet *logs = NULL;
+        _cleanup_(log_set_freep) KcLogSet *logs = NULL;
         KcMonitor *m = NULL;
         int sync_fd, start_fd, attach_fd, old_adj = INT_MIN, r, exit_code;
         pid_t caller_pid = getppid();
@@ -209,7 +214,7 @@ int main(int argc, char **argv) {
         exit_code = kc_monitor_run(m);
         bool runtime_started = kc_monitor_runtime_started(m);
         kc_monitor_free(m);
-        kc_log_free(logs);
+        g_clear_pointer(&logs, kc_log_free);
         safe_close(start_fd);
 
         if (o.exit_command && runtime_started) {
@@ -228,6 +233,5 @@ int main(int argc, char **argv) {
                 }
         }
         reap_all();
-        kc_options_clear(&o);
         return exit_code;
 }
