@@ -1,0 +1,12 @@
+/* Captures a child's text stream (guest console, QEMU's stderr) line by line into our diagnostics. */
+#pragma once
+
+typedef struct KcVmConsole KcVmConsole;
+
+/* Takes ownership of fd. Lines are logged at info level as "<prefix>: <line>". */
+KcVmConsole *kc_vm_console_new(int fd, const char *prefix);
+/* Reads whatever is still buffered in the fd (non-blocking). */
+void kc_vm_console_drain(KcVmConsole *c);
+/* The last lines seen (at most ~2 KiB), for error messages. */
+const char *kc_vm_console_tail(KcVmConsole *c);
+void kc_vm_console_free(KcVmConsole *c);
