@@ -18,6 +18,7 @@ typedef struct Ctx {
         GHashTable *bufs; /* stream id -> GByteArray */
         GHashTable *eofs; /* stream id set */
         GPtrArray *exit_events;
+        GPtrArray *oom_events; /* container ids */
         const char *shared_dir;
         const char *template;
         const char *prefix;
@@ -48,6 +49,11 @@ static void on_event(KcAgentClient *c, const char *type, JsonObject *ev, void *u
 
         if (strcmp(type, "exit") == 0)
                 g_ptr_array_add(ctx->exit_events, json_object_ref(ev));
+        if (strcmp(type, "oom") == 0) {
+                const char *id = NULL;
+                if (kc_json_get_id(ev, "container-id", true, &id) == 0)
+                        g_ptr_array_add(ctx->oom_events, g_strdup(id));
+        }
 }
 
 static void ok(Ctx *ctx, bool pass, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -446,6 +452,65 @@ static void test_errors(Ctx *ctx) {
         ok(ctx, wait_for(ctx, id, NULL, NULL) == -ENOENT, "wait on an unknown container gives ENOENT");
 }
 
+static void test_stats(Ctx *ctx) {
+        const char *args[] = { "/bin/sleep", "1000", NULL };
+        g_autofree char *id = cid(ctx, "stats");
+        g_autoptr(JsonObject) req = kc_request_new("stats");
+        g_autoptr(JsonObject) reply = NULL;
+        int64_t mem = 0, pids = 0;
+        int r;
+
+        r = create(ctx, id, args, false, false, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        json_object_set_string_member(req, "container-id", id);
+        if (r == 0)
+                r = call(ctx, req, &reply);
+        if (r == 0 && (kc_json_get_int(reply, "memory-usage", 1, G_MAXINT64, true, &mem) < 0 ||
+                       kc_json_get_int(reply, "pids", 1, G_MAXINT64, true, &pids) < 0))
+                r = -EBADMSG;
+        ok(ctx, r == 0, "stats from the guest cgroup (%d: memory %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " pids)",
+           r, mem, pids);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
+static bool has_oom(Ctx *ctx, const char *id) {
+        for (guint i = 0; i < ctx->oom_events->len; i++)
+                if (strcmp(ctx->oom_events->pdata[i], id) == 0)
+                        return true;
+        return false;
+}
+
+/* A 16 MiB container filling a tmpfs: the guest kernel OOM-kills it and the agent says so. */
+static void test_oom(Ctx *ctx) {
+        const char *args[] = { "/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60; sleep 1000", NULL };
+        g_autofree char *id = cid(ctx, "oom");
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        JsonObject *spec = make_spec(args, false);
+        JsonObject *lnx = json_object_get_object_member(spec, "linux");
+        JsonObject *res = json_object_new(), *mem = json_object_new();
+        int64_t deadline;
+        int r;
+
+        json_object_set_int_member(mem, "limit", 16 * 1024 * 1024);
+        json_object_set_object_member(res, "memory", mem);
+        json_object_set_object_member(lnx, "resources", res);
+        r = prepare_rootfs(ctx, id);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", spec);
+        json_object_set_int_member(req, "stdout", kc_agent_client_stream_alloc(ctx->client, false));
+        json_object_set_int_member(req, "stderr", kc_agent_client_stream_alloc(ctx->client, false));
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        while (r == 0 && !has_oom(ctx, id) && g_get_monotonic_time() < deadline)
+                (void) kc_agent_client_iterate(ctx->client, 200);
+        ok(ctx, r == 0 && has_oom(ctx, id), "OOM kill in the guest reported as an oom event (%d)", r);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
 static int connect_unix(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -464,11 +529,13 @@ int main(int argc, char **argv) {
         g_autofree char *agent = NULL, *runtime = NULL, *work = NULL, *socket_path = NULL, *template = NULL,
                         *prefix = NULL;
         gboolean stats = false;
+        int channel_fd = -1;
         GOptionEntry entries[] = {
                 { "agent", 0, 0, G_OPTION_ARG_FILENAME, &agent, "host mode: kata-agent binary", "PATH" },
                 { "runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "host mode: OCI runtime", "PATH" },
                 { "work", 0, 0, G_OPTION_ARG_FILENAME, &work, "work directory (shared dir, state)", "DIR" },
                 { "connect", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "VM mode: the agent socket", "PATH" },
+                { "fd", 0, 0, G_OPTION_ARG_INT, &channel_fd, "VM mode: an inherited agent channel fd", "N" },
                 { "template", 0, 0, G_OPTION_ARG_FILENAME, &template, "busybox rootfs to copy", "DIR" },
                 { "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "container id prefix", "STR" },
                 { "stats", 0, 0, G_OPTION_ARG_NONE, &stats, "also check stats (cgroup2 guest)", NULL },
@@ -480,11 +547,12 @@ int main(int argc, char **argv) {
         g_autofree char *shared = NULL;
         Ctx ctx = {};
         pid_t agent_pid = -1;
+        bool vm = false;
         int fd, r;
 
         g_option_context_add_main_entries(octx, entries, NULL);
         if (!g_option_context_parse(octx, &argc, &argv, &error) || !work || !template ||
-            (!socket_path && (!agent || !runtime))) {
+            (!socket_path && channel_fd < 0 && (!agent || !runtime))) {
                 printf("1..1\nnot ok 1 - usage: %s\n", error ? error->message : "--work, --template and --agent/--runtime or --connect needed");
                 return 1;
         }
@@ -496,9 +564,14 @@ int main(int argc, char **argv) {
         ctx.bufs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_byte_array_unref);
         ctx.eofs = g_hash_table_new(g_direct_hash, g_direct_equal);
         ctx.exit_events = g_ptr_array_new_with_free_func((GDestroyNotify) json_object_unref);
+        ctx.oom_events = g_ptr_array_new_with_free_func(g_free);
         g_mkdir_with_parents(shared, 0755);
 
-        if (socket_path) {
+        if (channel_fd >= 0) {
+                fd = channel_fd;
+                vm = true;
+        } else if (socket_path) {
+                vm = true;
                 fd = connect_unix(socket_path);
                 if (fd < 0) {
                         printf("1..1\nnot ok 1 - cannot connect to %s: %s\n", socket_path, g_strerror(-fd));
@@ -544,7 +617,7 @@ int main(int argc, char **argv) {
                 json_array_add_string_element(dns, "nameserver 10.0.2.3");
                 json_object_set_string_member(sb, "hostname", "kc-guest-test");
                 json_object_set_array_member(sb, "dns", dns);
-                json_object_set_string_member(fs, "type", socket_path ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
+                json_object_set_string_member(fs, "type", vm ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
                 json_object_set_string_member(fs, "tag", "kataShared");
                 json_object_set_object_member(sb, "shared-fs", fs);
                 r = call(&ctx, sb, NULL);
@@ -559,21 +632,8 @@ int main(int argc, char **argv) {
         test_two_containers(&ctx);
         test_errors(&ctx);
         if (stats) {
-                const char *args[] = { "/bin/sleep", "1000", NULL };
-                g_autofree char *id = cid(&ctx, "stats");
-                g_autoptr(JsonObject) req = kc_request_new("stats");
-                g_autoptr(JsonObject) reply = NULL;
-                int64_t mem = 0;
-
-                r = create(&ctx, id, args, false, false, NULL);
-                if (r == 0)
-                        r = simple(&ctx, "start-container", id, NULL);
-                json_object_set_string_member(req, "container-id", id);
-                if (r == 0)
-                        r = call(&ctx, req, &reply);
-                ok(&ctx, r == 0 && kc_json_get_int(reply, "memory-usage", 1, G_MAXINT64, true, &mem) == 0,
-                   "stats report the container's memory (%d, %" G_GINT64_FORMAT " bytes)", r, mem);
-                (void) simple(&ctx, "remove-container", id, NULL);
+                test_stats(&ctx);
+                test_oom(&ctx);
         }
         {
                 g_autoptr(JsonObject) d = kc_request_new("destroy-sandbox");
@@ -596,5 +656,6 @@ int main(int argc, char **argv) {
         g_hash_table_destroy(ctx.bufs);
         g_hash_table_destroy(ctx.eofs);
         g_ptr_array_unref(ctx.exit_events);
+        g_ptr_array_unref(ctx.oom_events);
         return ctx.failed ? 1 : 0;
 }
