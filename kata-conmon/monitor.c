@@ -14,6 +14,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "reaper.h"
+#include "sdnotify.h"
 #include "sync-pipe.h"
 
 #define TIMEOUT_MESSAGE "command timed out"
@@ -26,6 +27,7 @@ struct KcMonitor {
         KcEngine *engine;
         KcAttach *attach;
         KcCtl *ctl;
+        KcSdNotify *notify;
         char *symlink;
         int sync_fd, attach_pipe_fd;
         pid_t pid;
@@ -248,10 +250,14 @@ int kc_monitor_run(KcMonitor *m) {
                 report_failure(m, "Failed to set up signal handling");
                 return m->exit_code;
         }
+        if (m->o->sdnotify_socket && m->p.bundle &&
+            kc_sdnotify_new(m->p.bundle, m->o->sdnotify_socket, &m->notify) < 0)
+                log_warning("Not relaying sd_notify messages");
         if (m->p.bundle && !m->p.passthrough) {
                 r = setup_attach(m);
                 if (r < 0) {
-                        failure = g_strdup_printf("Failed to set up the attach socket: %s", g_strerror(-r));
+                        failure = g_strdup_printf("Failed to set up the attach socket in %s: %s",
+                                                  m->p.bundle, g_strerror(-r));
                         report_failure(m, failure);
                         return m->exit_code;
                 }
@@ -289,6 +295,7 @@ void kc_monitor_free(KcMonitor *m) {
                 m->engine->ops->free(m->engine);
         kc_attach_free(m->attach);
         kc_ctl_free(m->ctl);
+        kc_sdnotify_free(m->notify);
         if (m->symlink) {
                 (void) unlink(m->symlink);
                 g_free(m->symlink);
