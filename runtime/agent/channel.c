@@ -224,7 +224,7 @@ static void set_disconnected(Channel *ch) {
         g_byte_array_set_size(ch->out, 0);
         ch->out_off = 0;
         if (!ch->reconnect_timer)
-                ch->reconnect_timer = g_timeout_add(50, on_reconnect_timer, ch);
+                ch->reconnect_timer = g_timeout_add(10, on_reconnect_timer, ch);
         channel_update_watch(ch);
 }
 
