@@ -246,6 +246,7 @@ static void on_runtime_exit(pid_t pid, int wait_status, void *userdata) {
         le->pid = cpid;
         le->started = true;
         kc_reaper_watch(le->reaper, cpid, on_container_exit, le);
+        kc_reaper_stop_caching(le->reaper);
         if (waitid(P_PID, cpid, &(siginfo_t) {}, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
                 le->probe_source = g_timeout_add(1000, probe_alive, le);
         if (!o->exec && kc_oom_watch_new(cpid, on_oom, le, &le->oom) < 0)

@@ -127,8 +127,6 @@ int main(int argc, char **argv) {
         kc_log_set_ident("kata-conmon");
         kc_log_set_level(o.log_level ? kc_log_parse_level(o.log_level) : LOG_WARNING);
         kc_log_set_field("CONTAINER_ID_FULL", o.cid);
-        if (o.name)
-                kc_log_set_field("CONTAINER_NAME", o.name);
         (void) kc_log_journal_install(true);
 
         if (o.exec_attach && !getenv("_OCI_ATTACHPIPE")) {

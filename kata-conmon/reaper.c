@@ -22,9 +22,13 @@ struct KcReaper {
         sigset_t old_mask;
         GHashTable *watches; /* pid -> Watch */
         GHashTable *cached;  /* pid -> wait status of children nobody watched yet */
+        bool caching;
         KcSignalCallback on_signal;
         void *userdata;
 };
+
+/* Bound for statuses kept for pids nobody watches yet (orphans we reap as subreaper). */
+#define MAX_CACHED 1024
 
 int kc_wait_status_decode(int wait_status) {
         if (WIFEXITED(wait_status))
@@ -39,7 +43,8 @@ static void dispatch(KcReaper *r, pid_t pid, int status) {
 
         if (!w) {
                 log_debug("Reaped unwatched child %d (status %d)", (int) pid, status);
-                g_hash_table_insert(r->cached, GINT_TO_POINTER(pid), GINT_TO_POINTER(status));
+                if (r->caching && g_hash_table_size(r->cached) < MAX_CACHED)
+                        g_hash_table_insert(r->cached, GINT_TO_POINTER(pid), GINT_TO_POINTER(status));
                 return;
         }
         Watch copy = *w;
@@ -100,6 +105,7 @@ int kc_reaper_new(KcSignalCallback on_signal, void *userdata, KcReaper **ret) {
         }
         r->watches = g_hash_table_new_full(NULL, NULL, NULL, g_free);
         r->cached = g_hash_table_new(NULL, NULL);
+        r->caching = true;
         r->on_signal = on_signal;
         r->userdata = userdata;
         r->source = g_unix_fd_add(r->sfd, G_IO_IN, on_signalfd, r);
@@ -110,30 +116,35 @@ int kc_reaper_new(KcSignalCallback on_signal, void *userdata, KcReaper **ret) {
 typedef struct Deferred {
         KcReaper *reaper;
         pid_t pid;
+        int status;
 } Deferred;
 
 static gboolean deferred_dispatch(gpointer userdata) {
         Deferred *d = userdata;
-        gpointer status;
 
-        if (g_hash_table_lookup_extended(d->reaper->cached, GINT_TO_POINTER(d->pid), NULL, &status)) {
-                g_hash_table_remove(d->reaper->cached, GINT_TO_POINTER(d->pid));
-                dispatch(d->reaper, d->pid, GPOINTER_TO_INT(status));
-        }
+        dispatch(d->reaper, d->pid, d->status);
         g_free(d);
         return G_SOURCE_REMOVE;
 }
 
 void kc_reaper_watch(KcReaper *r, pid_t pid, KcChildCallback cb, void *userdata) {
         Watch *w = g_new(Watch, 1);
+        gpointer status;
 
         *w = (Watch) { cb, userdata };
         g_hash_table_replace(r->watches, GINT_TO_POINTER(pid), w);
-        if (g_hash_table_contains(r->cached, GINT_TO_POINTER(pid))) {
+        if (g_hash_table_lookup_extended(r->cached, GINT_TO_POINTER(pid), NULL, &status)) {
+                /* Reaped before anyone asked: report from the loop, not from inside the caller. */
                 Deferred *d = g_new(Deferred, 1);
-                *d = (Deferred) { r, pid };
+                *d = (Deferred) { r, pid, GPOINTER_TO_INT(status) };
+                g_hash_table_remove(r->cached, GINT_TO_POINTER(pid));
                 g_idle_add(deferred_dispatch, d);
         }
+}
+
+void kc_reaper_stop_caching(KcReaper *r) {
+        r->caching = false;
+        g_hash_table_remove_all(r->cached);
 }
 
 void kc_reaper_unwatch(KcReaper *r, pid_t pid) {

@@ -15,6 +15,8 @@ int kc_reaper_new(KcSignalCallback on_signal, void *userdata, KcReaper **ret);
 /* Calls cb once pid was reaped; if it was reaped before, the call is scheduled at once. */
 void kc_reaper_watch(KcReaper *r, pid_t pid, KcChildCallback cb, void *userdata);
 void kc_reaper_unwatch(KcReaper *r, pid_t pid);
+/* Once the pids of interest are watched: forget and stop remembering other children. */
+void kc_reaper_stop_caching(KcReaper *r);
 /* Reaps everything that has exited now (also called on SIGCHLD). */
 void kc_reaper_poll(KcReaper *r);
 /* In a forked child: restore the original signal mask and default dispositions. */
