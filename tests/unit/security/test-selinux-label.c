@@ -88,7 +88,8 @@ static void test_invalid(void) {
         KcSelinuxLabel l = {};
 
         for (size_t i = 0; i < G_N_ELEMENTS(invalid_labels); i++) {
-                g_test_message("invalid: '%s'", invalid_labels[i]);
+                g_autofree char *escaped = g_strescape(invalid_labels[i], NULL);
+                g_test_message("invalid: '%s'", escaped);
                 g_assert_cmpint(kc_selinux_label_parse(invalid_labels[i], &l), ==, -EINVAL);
                 g_assert_null(l.user); /* untouched on failure */
         }
