@@ -63,6 +63,10 @@ struct KcEngine {
 
 typedef struct KcReaper KcReaper;
 
+/* How the core creates an engine; the reaper is shared (engines may fork helper processes). */
+typedef int (*KcEngineNew)(const KcEngineParams *params, KcReaper *reaper, const KcEngineCallbacks *cb,
+                           void *userdata, KcEngine **ret);
+
 /* The local engine: runs `runtime create|restore|exec` exactly like conmon. */
 int kc_engine_local_new(const KcEngineParams *params, KcReaper *reaper, const KcEngineCallbacks *cb,
                         void *userdata, KcEngine **ret);

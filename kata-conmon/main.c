@@ -53,8 +53,10 @@ static void print_log_error(const char *msg) {
         fprintf(stderr, "%s%s\n", kc_log_error_prefix(msg), msg);
 }
 
+/* Reaps what has already exited. Never blocks: a daemon an exec session left behind was
+ * reparented to us (subreaper) and must not keep us, and so the caller, waiting. */
 static void reap_all(void) {
-        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+        while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
 }
 

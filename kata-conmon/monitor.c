@@ -267,7 +267,7 @@ int kc_monitor_run(KcMonitor *m) {
                 m->attach_pipe_fd = safe_close(m->attach_pipe_fd);
         }
 
-        r = kc_engine_local_new(&ep, m->reaper, &engine_callbacks, m, &m->engine);
+        r = (m->p.engine_new ?: kc_engine_local_new)(&ep, m->reaper, &engine_callbacks, m, &m->engine);
         if (r >= 0)
                 r = m->engine->ops->start(m->engine);
         if (r < 0) {

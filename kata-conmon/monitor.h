@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "engine.h"
 #include "logging.h"
 #include "options.h"
 
@@ -22,6 +23,7 @@ typedef struct KcMonitorParams {
         int oom_score_adj;       /* our value before we lowered it, INT_MIN if unknown */
         const int *inherited_fds; /* fds to close before announcing the exit */
         size_t n_inherited_fds;
+        KcEngineNew engine_new;  /* where the process lives; NULL: the local runtime engine */
 } KcMonitorParams;
 
 int kc_monitor_new(const KcMonitorParams *p, KcMonitor **ret);
