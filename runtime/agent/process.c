@@ -379,6 +379,11 @@ void process_stdin_data(Process *p, const uint8_t *buf, size_t len) {
                 return;
         }
         p->stdin_received += len;
+        if (p->stdin_fd < 0) {
+                /* Nobody reads any more: drop the bytes but keep the host's credit flowing. */
+                stdin_grant(p, len);
+                return;
+        }
         g_byte_array_append(p->stdin_buf, buf, (guint) len);
         stdin_flush(p);
 }

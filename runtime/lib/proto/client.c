@@ -4,65 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "client-internal.h"
 #include "fd-util.h"
 #include "log.h"
 
-#define OUT_MAX (8u * 1024u * 1024u)
-#define PENDING_MAX 4096u
-#define STREAMS_MAX 4096u
-#define IN_CAPACITY (KC_FRAME_HEADER_SIZE + KC_FRAME_MAX_PAYLOAD)
 
-typedef struct Pending {
-        KcAgentReplyFunc cb;
-        void *userdata;
-        JsonObject *sync_reply; /* synchronous calls: where the reply lands */
-        int sync_result;
-        bool sync_done;
-} Pending;
-
-typedef struct Stream {
-        uint32_t id;
-        bool to_guest;
-        bool ended;
-        uint64_t credit;        /* to_guest: bytes we may still send */
-        uint64_t outstanding;   /* from guest: received and not yet granted back */
-        uint64_t pending_grant; /* from guest: consumed, not yet sent as a window frame */
-        bool want_writable;
-} Stream;
-
-typedef struct FdSource {
-        GSource source;
-        KcAgentClient *client;
-        gpointer tag;
-} FdSource;
-
-struct KcAgentClient {
-        int fd;
-        KcAgentClientOps ops;
-        void *userdata;
-
-        uint8_t *in;
-        size_t in_len;
-        GByteArray *out;
-        size_t out_off;
-
-        GHashTable *pending; /* request id -> Pending */
-        GHashTable *streams; /* stream id -> Stream */
-        uint32_t next_request;
-        uint32_t next_stream;
-
-        bool hello;
-        char *agent_version;
-        char *kernel;
-        int error;
-        bool dispatching;
-
-        FdSource *source;
-};
-
-static void client_fail(KcAgentClient *c, int error);
-static void update_source(KcAgentClient *c);
 
 KcAgentClient *kc_agent_client_new(int fd, const KcAgentClientOps *ops, void *userdata) {
         KcAgentClient *c = g_new0(KcAgentClient, 1);
@@ -120,7 +66,7 @@ static bool want_write(KcAgentClient *c) {
 }
 
 /* Writes as much of the queue as the fd takes now. */
-static void flush_some(KcAgentClient *c) {
+void client_flush_some(KcAgentClient *c) {
         while (want_write(c)) {
                 ssize_t n = write(c->fd, c->out->data + c->out_off, c->out->len - c->out_off);
                 if (n < 0) {
@@ -139,7 +85,7 @@ static void flush_some(KcAgentClient *c) {
                 g_byte_array_remove_range(c->out, 0, (guint) c->out_off);
                 c->out_off = 0;
         }
-        update_source(c);
+        client_update_source(c);
 }
 
 static void complete_pending(KcAgentClient *c, uint32_t id, Pending *p, int result, JsonObject *reply) {
@@ -154,7 +100,7 @@ static void complete_pending(KcAgentClient *c, uint32_t id, Pending *p, int resu
         g_hash_table_remove(c->pending, GUINT_TO_POINTER(id));
 }
 
-static void client_fail(KcAgentClient *c, int error) {
+void client_fail(KcAgentClient *c, int error) {
         GHashTableIter it;
         gpointer key, value;
 
@@ -185,7 +131,7 @@ static void client_fail(KcAgentClient *c, int error) {
                 c->ops.closed(c, c->error, c->userdata);
 }
 
-static int protocol_error(KcAgentClient *c, int error, const char *what) {
+int client_protocol_error(KcAgentClient *c, int error, const char *what) {
         log_error_errno(error, "Agent protocol violation (%s), closing the channel: %m", what);
         client_fail(c, error);
         return error;
@@ -198,7 +144,7 @@ static int handle_reply(KcAgentClient *c, const KcFrame *f) {
 
         r = kc_json_parse_object(f->payload, f->length, &obj);
         if (r < 0)
-                return protocol_error(c, r, "malformed reply");
+                return client_protocol_error(c, r, "malformed reply");
         p = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(f->id));
         if (p && !p->cb && p->sync_done) {
                 /* The late reply of a synchronous call that timed out. */
@@ -211,7 +157,7 @@ static int handle_reply(KcAgentClient *c, const KcFrame *f) {
         }
         r = kc_reply_parse(obj, NULL);
         if (r == -EBADMSG)
-                return protocol_error(c, r, "malformed reply");
+                return client_protocol_error(c, r, "malformed reply");
         complete_pending(c, f->id, p, r, obj);
         return 0;
 }
@@ -223,75 +169,44 @@ static int handle_event(KcAgentClient *c, const KcFrame *f) {
 
         r = kc_json_parse_object(f->payload, f->length, &obj);
         if (r < 0)
-                return protocol_error(c, r, "malformed event");
+                return client_protocol_error(c, r, "malformed event");
         if (kc_json_get_string(obj, "type", 64, true, &type) < 0 || type[0] == '\0')
-                return protocol_error(c, -EBADMSG, "event without type");
+                return client_protocol_error(c, -EBADMSG, "event without type");
         if (strcmp(type, "hello") == 0) {
                 KcHello h;
 
                 if (c->hello)
-                        return protocol_error(c, -EPROTO, "second hello");
+                        return client_protocol_error(c, -EPROTO, "second hello");
                 if (kc_event_parse_hello(obj, &h) < 0)
-                        return protocol_error(c, -EBADMSG, "malformed hello");
+                        return client_protocol_error(c, -EBADMSG, "malformed hello");
                 if (h.protocol != KC_PROTOCOL_VERSION)
-                        return protocol_error(c, -EPROTONOSUPPORT, "unsupported protocol version");
+                        return client_protocol_error(c, -EPROTONOSUPPORT, "unsupported protocol version");
                 c->hello = true;
                 c->agent_version = g_strdup(h.agent_version);
                 c->kernel = g_strdup(h.kernel);
-                flush_some(c);
+                client_flush_some(c);
         }
         if (c->ops.event)
                 c->ops.event(c, type, obj, c->userdata);
         return 0;
 }
 
-static int handle_data(KcAgentClient *c, const KcFrame *f) {
-        Stream *s = g_hash_table_lookup(c->streams, GUINT_TO_POINTER(f->id));
-
-        if (!s || s->to_guest || s->ended)
-                return 0; /* may race with the stream's end: drop */
-        if (s->outstanding + f->length > KC_WINDOW_INITIAL)
-                return protocol_error(c, -EPROTO, "data beyond the stream's credit window");
-        s->outstanding += f->length;
-        if (f->length == 0)
-                s->ended = true;
-        if (c->ops.data)
-                c->ops.data(c, f->id, f->payload, f->length, c->userdata);
-        return 0;
-}
-
-static int handle_window(KcAgentClient *c, const KcFrame *f) {
-        Stream *s = g_hash_table_lookup(c->streams, GUINT_TO_POINTER(f->id));
-
-        if (!s || !s->to_guest || s->ended)
-                return 0;
-        if (s->credit + f->window > KC_STREAM_ID_MAX)
-                return protocol_error(c, -EPROTO, "credit window overflow");
-        s->credit += f->window;
-        if (s->want_writable) {
-                s->want_writable = false;
-                if (c->ops.writable)
-                        c->ops.writable(c, f->id, c->userdata);
-        }
-        return 0;
-}
-
 static int handle_frame(KcAgentClient *c, const KcFrame *f) {
         if (!c->hello && f->kind != KC_FRAME_EVENT)
-                return protocol_error(c, -EPROTO, "frame before hello");
+                return client_protocol_error(c, -EPROTO, "frame before hello");
         switch (f->kind) {
         case KC_FRAME_REPLY:
                 return handle_reply(c, f);
         case KC_FRAME_EVENT:
                 return handle_event(c, f);
         case KC_FRAME_DATA:
-                return handle_data(c, f);
+                return client_handle_data(c, f);
         case KC_FRAME_WINDOW:
-                return handle_window(c, f);
+                return client_handle_window(c, f);
         case KC_FRAME_REQUEST:
                 break;
         }
-        return protocol_error(c, -EPROTO, "request frame from the guest");
+        return client_protocol_error(c, -EPROTO, "request frame from the guest");
 }
 
 /* Decodes and dispatches every complete frame in the input buffer. */
@@ -306,7 +221,7 @@ static int process_input(KcAgentClient *c) {
 
                 r = kc_frame_decode(c->in + off, c->in_len - off, 0, &f, &used);
                 if (r < 0) {
-                        r = protocol_error(c, r, "bad frame");
+                        r = client_protocol_error(c, r, "bad frame");
                         break;
                 }
                 if (r == 0)
@@ -372,7 +287,7 @@ static gboolean source_dispatch(GSource *source, GSourceFunc callback, gpointer 
         if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))
                 (void) read_some(c);
         if (c->error == 0 && (cond & G_IO_OUT))
-                flush_some(c);
+                client_flush_some(c);
         return G_SOURCE_CONTINUE;
 }
 
@@ -380,7 +295,7 @@ static GSourceFuncs source_funcs = {
         .dispatch = source_dispatch,
 };
 
-static void update_source(KcAgentClient *c) {
+void client_update_source(KcAgentClient *c) {
         if (!c->source)
                 return;
         g_source_modify_unix_fd(&c->source->source, c->source->tag,
@@ -397,7 +312,7 @@ void kc_agent_client_attach(KcAgentClient *c, GMainContext *ctx) {
         g_source_set_name(&s->source, "kc-agent-client");
         c->source = s;
         g_source_attach(&s->source, ctx);
-        update_source(c);
+        client_update_source(c);
 }
 
 static int enqueue_frame(KcAgentClient *c, int kind, uint32_t id, JsonObject *obj) {
@@ -441,102 +356,13 @@ static int64_t queue_request(KcAgentClient *c, JsonObject *req, KcAgentReplyFunc
         p->cb = cb;
         p->userdata = userdata;
         g_hash_table_insert(c->pending, GUINT_TO_POINTER(id), p);
-        flush_some(c);
+        client_flush_some(c);
         return id;
 }
 
 int64_t kc_agent_client_request(KcAgentClient *c, JsonObject *req, KcAgentReplyFunc cb, void *userdata) {
         g_return_val_if_fail(cb, -EINVAL);
         return queue_request(c, req, cb, userdata);
-}
-
-uint32_t kc_agent_client_stream_alloc(KcAgentClient *c, bool to_guest) {
-        for (;;) {
-                uint32_t id = c->next_stream++;
-                if (c->next_stream > KC_STREAM_ID_MAX)
-                        c->next_stream = 1;
-                if (!g_hash_table_contains(c->streams, GUINT_TO_POINTER(id))) {
-                        if (kc_agent_client_stream_open(c, id, to_guest) < 0)
-                                return 0;
-                        return id;
-                }
-        }
-}
-
-int kc_agent_client_stream_open(KcAgentClient *c, uint32_t stream, bool to_guest) {
-        Stream *s;
-
-        if (stream == 0 || stream > KC_STREAM_ID_MAX)
-                return -EINVAL;
-        if (g_hash_table_contains(c->streams, GUINT_TO_POINTER(stream)))
-                return -EEXIST;
-        if (g_hash_table_size(c->streams) >= STREAMS_MAX)
-                return -ENOBUFS;
-        s = g_new0(Stream, 1);
-        s->id = stream;
-        s->to_guest = to_guest;
-        s->credit = to_guest ? KC_WINDOW_INITIAL : 0;
-        g_hash_table_insert(c->streams, GUINT_TO_POINTER(stream), s);
-        return 0;
-}
-
-void kc_agent_client_stream_close(KcAgentClient *c, uint32_t stream) {
-        g_hash_table_remove(c->streams, GUINT_TO_POINTER(stream));
-}
-
-ssize_t kc_agent_client_write(KcAgentClient *c, uint32_t stream, const void *buf, size_t len) {
-        Stream *s = g_hash_table_lookup(c->streams, GUINT_TO_POINTER(stream));
-        size_t n;
-        int r;
-
-        if (c->error != 0)
-                return c->error;
-        if (!s || !s->to_guest || s->ended)
-                return -EBADF;
-        if (len == 0) {
-                r = kc_frame_append(c->out, KC_FRAME_DATA, stream, NULL, 0);
-                if (r < 0)
-                        return r;
-                s->ended = true;
-                flush_some(c);
-                return 0;
-        }
-        n = MIN(MIN(len, (size_t) s->credit), (size_t) KC_FRAME_MAX_PAYLOAD);
-        if (n == 0) {
-                s->want_writable = true;
-                return 0;
-        }
-        r = kc_frame_append(c->out, KC_FRAME_DATA, stream, buf, n);
-        if (r < 0)
-                return r;
-        s->credit -= n;
-        flush_some(c);
-        return (ssize_t) n;
-}
-
-int kc_agent_client_consumed(KcAgentClient *c, uint32_t stream, size_t n) {
-        Stream *s = g_hash_table_lookup(c->streams, GUINT_TO_POINTER(stream));
-        int r;
-
-        if (c->error != 0)
-                return c->error;
-        if (!s || s->to_guest)
-                return -EBADF;
-        if (n > s->outstanding)
-                return -EINVAL;
-        if (s->ended)
-                return 0;
-        s->pending_grant += n;
-        /* Batch window frames: the sender still has at least 3/4 of its window meanwhile. */
-        if (s->pending_grant < KC_WINDOW_INITIAL / 4)
-                return 0;
-        r = kc_frame_append_window(c->out, stream, (uint32_t) s->pending_grant);
-        if (r < 0)
-                return r;
-        s->outstanding -= s->pending_grant;
-        s->pending_grant = 0;
-        flush_some(c);
-        return 0;
 }
 
 static int remaining_ms(int64_t deadline) {
@@ -565,7 +391,7 @@ int kc_agent_client_iterate(KcAgentClient *c, int timeout_ms) {
         if (p.revents & (POLLIN | POLLHUP | POLLERR))
                 (void) read_some(c);
         if (c->error == 0 && (p.revents & POLLOUT))
-                flush_some(c);
+                client_flush_some(c);
         return c->error;
 }
 
