@@ -171,6 +171,15 @@ const KcAgentClientOps vm_client_ops = {
         .closed = on_client_closed,
 };
 
+static void on_reply_logged(KcAgentClient *c, int result, JsonObject *reply, void *userdata) {
+        const char *message = NULL;
+
+        if (result < 0 && reply)
+                (void) kc_reply_parse(reply, &message);
+        if (result < 0)
+                log_debug("%s failed: %s", (const char *) userdata, message ? message : g_strerror(-result));
+}
+
 static void send_signal(VmEngine *ve, int sig, bool all) {
         g_autoptr(JsonObject) req = kc_request_new("signal");
 
@@ -179,7 +188,7 @@ static void send_signal(VmEngine *ve, int sig, bool all) {
                 json_object_set_string_member(req, "exec-id", ve->exec_id);
         json_object_set_int_member(req, "signal", sig);
         json_object_set_boolean_member(req, "all", all);
-        if (kc_agent_client_request(ve->client, req, NULL, NULL) < 0)
+        if (kc_agent_client_request(ve->client, req, on_reply_logged, (void *) "signal") < 0)
                 log_warning("Failed to forward signal %d to the guest", sig);
 }
 
@@ -258,7 +267,7 @@ static int vm_resize(KcEngine *e, unsigned rows, unsigned cols) {
                 json_object_set_string_member(req, "exec-id", ve->exec_id);
         json_object_set_int_member(req, "rows", rows);
         json_object_set_int_member(req, "cols", cols);
-        return kc_agent_client_request(ve->client, req, NULL, NULL) < 0 ? -EIO : 0;
+        return kc_agent_client_request(ve->client, req, on_reply_logged, (void *) "resize") < 0 ? -EIO : 0;
 }
 
 static int vm_kill(KcEngine *e, int sig, bool group) {

@@ -31,6 +31,7 @@ struct KcVmSandbox {
         KcVmSandboxGoneFunc gone;
         void *userdata;
         bool gone_reported;
+        bool stopping; /* the VM is being destroyed: its parts going away is expected */
 };
 
 static void report_gone(KcVmSandbox *sb, int wait_status) {
@@ -65,7 +66,7 @@ static void on_virtiofsd_exit(pid_t pid, int wait_status, void *userdata) {
 
         sb->virtiofsd_pid = 0;
         kc_vm_console_drain(sb->vfs_err);
-        if (sb->qemu_pid > 0) {
+        if (sb->qemu_pid > 0 && !sb->stopping) {
                 log_error("virtiofsd exited while the VM runs: stopping the VM");
                 (void) kill(sb->qemu_pid, SIGKILL);
         }
@@ -74,7 +75,7 @@ static void on_virtiofsd_exit(pid_t pid, int wait_status, void *userdata) {
 static void on_channel_closed(int error, void *userdata) {
         KcVmSandbox *sb = userdata;
 
-        if (sb->qemu_pid > 0) {
+        if (sb->qemu_pid > 0 && !sb->stopping) {
                 log_error("The agent channel closed (%s): stopping the VM", g_strerror(-error));
                 (void) kill(sb->qemu_pid, SIGKILL);
         }
@@ -318,6 +319,7 @@ static gboolean on_kill_timer(gpointer userdata) {
 }
 
 void kc_vm_sandbox_stop(KcVmSandbox *sb, unsigned timeout_ms) {
+        sb->stopping = true;
         if (sb->qemu_pid <= 0 || sb->kill_timer)
                 return;
         if (timeout_ms == 0)
