@@ -58,13 +58,17 @@ def static_test_init(build_dir, tmp):
     return out
 
 
-def append_cpio(initrd, init, out):
-    """The same initrd plus one more newc archive holding /kc-test-init (the kernel unpacks both)."""
+COMPRESSORS = {"none": "cat", "gzip": "gzip -n -9", "zstd": "zstd -q -19", "xz": "xz --check=crc32", "lz4": "lz4 -q -l -9"}
+
+
+def append_cpio(initrd, init, out, comp):
+    """The same initrd plus one more newc archive holding /kc-test-init, compressed the same way (the
+    kernel unpacks both; a raw archive after an lz4 stream would be taken for an lz4 chunk)."""
     stage = tempfile.mkdtemp(prefix="kc-bench-stage-")
     try:
         shutil.copy(init, os.path.join(stage, "kc-test-init"))
-        extra = subprocess.run("echo kc-test-init | cpio --quiet -o -H newc -R 0:0", shell=True, cwd=stage,
-                               capture_output=True, check=True).stdout
+        extra = subprocess.run(f"echo kc-test-init | cpio --quiet -o -H newc -R 0:0 | {COMPRESSORS[comp]}",
+                               shell=True, cwd=stage, capture_output=True, check=True).stdout
     finally:
         shutil.rmtree(stage)
     with open(out, "wb") as f, open(initrd, "rb") as src:
@@ -82,8 +86,9 @@ def boot(argv_tool, conf, sandbox_id, accel, done, kernel_params=None, timeout=1
         cmd += ["--annotation", f"io.katacontainers.config.hypervisor.kernel_params={kernel_params}"]
     argv = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
     t0 = time.monotonic()
+    err = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, pass_fds=[agent_qemu.fileno(), console_qemu.fileno()],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     agent_qemu.close()
     console_qemu.close()
     console, agent, elapsed = b"", b"", None
@@ -111,7 +116,11 @@ def boot(argv_tool, conf, sandbox_id, accel, done, kernel_params=None, timeout=1
         agent_host.close()
         console_host.close()
     if elapsed is None:
-        sys.stderr.write(console.decode(errors="replace")[-2000:] + "\n")
+        err.seek(0)
+        sys.stderr.write(f"vm-boot: {sandbox_id} failed after {time.monotonic() - t0:.1f} s, QEMU status "
+                         f"{proc.returncode}: {err.read().decode(errors='replace').strip()}\n"
+                         + console.decode(errors="replace")[-2000:] + "\n")
+    err.close()
     return elapsed
 
 
@@ -138,6 +147,9 @@ def main():
     args = ap.parse_args()
     if args.n < 1:
         die("-n must be at least 1")
+    for comp in args.compress.split(","):
+        if comp not in COMPRESSORS:
+            die(f"--compress: unknown compression '{comp}' ({', '.join(COMPRESSORS)})")
 
     tools = find_tools(os.path.abspath(args.build_dir))
     tmp = tempfile.mkdtemp(prefix="kc-bench-")
@@ -157,7 +169,7 @@ def main():
                 die(f"image build failed: {r.stderr}")
             initrd = os.path.join(out, "initrd")
             raw_initrd = os.path.join(out, "initrd-raw")
-            append_cpio(initrd, init, raw_initrd)
+            append_cpio(initrd, init, raw_initrd, comp)
             fmt = [line.split("=", 1)[1] for line in open(os.path.join(out, "manifest")) if
                    line.startswith("kernel_format=")][0]
             info.append(f"- initrd ({comp}): {os.path.getsize(initrd)} bytes "
@@ -172,28 +184,33 @@ def main():
                     f.write(f"[hypervisor.qemu]\nkernel={out}/kernel\ninitrd={rd}\nmachine_type={args.machine}\n"
                             f"shared_fs=none\ndefault_memory={args.memory}\nenable_annotations=kernel_params\n")
             times = {"raw": [], "agent": []}
+            failures = {"raw": 0, "agent": 0}
             for i in range(args.n):
                 # alternate, so that load changes on the machine hit both the same way
                 t = boot(tools["argv"], confs["raw"], f"bench-raw-{i}", args.accel,
                          lambda c, a: MARKER in c, kernel_params="rdinit=/kc-test-init")
                 if t is None:
-                    die("raw boot did not reach the trivial init")
-                times["raw"].append(t)
+                    failures["raw"] += 1
+                else:
+                    times["raw"].append(t)
                 t = boot(tools["argv"], confs["agent"], f"bench-agent-{i}", args.accel, hello_seen)
                 if t is None:
-                    die("kata-agent did not say hello")
-                times["agent"].append(t)
+                    failures["agent"] += 1
+                else:
+                    times["agent"].append(t)
+            if not times["raw"] or not times["agent"]:
+                die(f"every boot failed ({comp}): raw {failures['raw']}, agent {failures['agent']}")
             raw_med = statistics.median(times["raw"])
             for kind, label in (("raw", "raw boot → trivial init marker"), ("agent", "VM start → kata-agent hello")):
                 v = times[kind]
-                rows.append(f"| {label} | {comp} | {len(v)} | {statistics.median(v):.2f} | {p90(v):.2f} | "
-                            f"{min(v):.2f} | {max(v):.2f} | {statistics.median(v) / raw_med:.2f}× |")
+                rows.append(f"| {label} | {comp} | {len(v)} | {failures[kind]} | {statistics.median(v):.2f} | "
+                            f"{p90(v):.2f} | {min(v):.2f} | {max(v):.2f} | {statistics.median(v) / raw_med:.2f}× |")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"## VM boot ({args.machine}, accel={args.accel}, {args.memory} MiB, 1 vCPU, shared_fs=none)\n")
-    print("| boot | initrd | runs | median (s) | p90 (s) | min (s) | max (s) | vs raw |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| boot | initrd | runs | failed | median (s) | p90 (s) | min (s) | max (s) | vs raw |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     print()
     print("\n".join(info))
