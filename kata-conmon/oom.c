@@ -171,10 +171,30 @@ static int watch_v2(KcOomWatch *w) {
         return 0;
 }
 
+int kc_oom_watch_dir(const char *dir, bool v2, KcOomCallback cb, void *userdata, KcOomWatch **ret) {
+        KcOomWatch *w = g_new0(KcOomWatch, 1);
+        int r;
+
+        w->v2 = v2;
+        w->fd = w->control_fd = -1;
+        w->cb = cb;
+        w->userdata = userdata;
+        w->dir = g_strdup(dir);
+        r = v2 ? watch_v2(w) : watch_v1(w);
+        if (r < 0) {
+                log_debug_errno(r, "Not watching %s for OOM: %m", w->dir);
+                kc_oom_watch_free(w);
+                return r;
+        }
+        w->source = g_unix_fd_add(w->fd, G_IO_IN, on_event, w);
+        *ret = w;
+        return 0;
+}
+
 int kc_oom_watch_new(pid_t pid, KcOomCallback cb, void *userdata, KcOomWatch **ret) {
         g_autofree char *proc = g_strdup_printf("/proc/%d/cgroup", (int) pid);
         _cleanup_free_ char *text = NULL;
-        g_autofree char *rel = NULL;
+        g_autofree char *rel = NULL, *dir = NULL;
         struct statfs sfs;
         bool v2;
         int r;
@@ -188,23 +208,8 @@ int kc_oom_watch_new(pid_t pid, KcOomCallback cb, void *userdata, KcOomWatch **r
         rel = kc_oom_cgroup_path(text, v2 ? "" : "memory");
         if (!rel)
                 return -ENOENT;
-
-        KcOomWatch *w = g_new0(KcOomWatch, 1);
-        w->v2 = v2;
-        w->fd = w->control_fd = -1;
-        w->cb = cb;
-        w->userdata = userdata;
-        w->dir = v2 ? g_build_filename("/sys/fs/cgroup", rel, NULL)
-                    : g_build_filename("/sys/fs/cgroup/memory", rel, NULL);
-        r = v2 ? watch_v2(w) : watch_v1(w);
-        if (r < 0) {
-                log_debug_errno(r, "Not watching %s for OOM: %m", w->dir);
-                kc_oom_watch_free(w);
-                return r;
-        }
-        w->source = g_unix_fd_add(w->fd, G_IO_IN, on_event, w);
-        *ret = w;
-        return 0;
+        dir = v2 ? g_build_filename("/sys/fs/cgroup", rel, NULL) : g_build_filename("/sys/fs/cgroup/memory", rel, NULL);
+        return kc_oom_watch_dir(dir, v2, cb, userdata, ret);
 }
 
 void kc_oom_watch_final_check(KcOomWatch *w) {

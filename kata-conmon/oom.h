@@ -11,6 +11,9 @@ typedef void (*KcOomCallback)(void *userdata);
 int kc_oom_score_adj_set(int value, int *ret_old);
 /* Starts watching the memory cgroup of pid. Returns -ENOENT when there is nothing to watch. */
 int kc_oom_watch_new(pid_t pid, KcOomCallback cb, void *userdata, KcOomWatch **ret);
+/* Watches one cgroup directory: v2 memory.events through inotify, v1 memory.oom_control through
+ * an eventfd registered in cgroup.event_control. */
+int kc_oom_watch_dir(const char *dir, bool v2, KcOomCallback cb, void *userdata, KcOomWatch **ret);
 /* One last look (cgroup v2 counters) after the container exited. */
 void kc_oom_watch_final_check(KcOomWatch *w);
 void kc_oom_watch_free(KcOomWatch *w);
