@@ -44,6 +44,20 @@ static bool mount_is_bind(JsonObject *m) {
         return false;
 }
 
+static JsonObject *shm_mount(void) {
+        static const char *const opts[] = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" };
+        JsonObject *m = json_object_new();
+        JsonArray *a = json_array_new();
+
+        for (size_t i = 0; i < G_N_ELEMENTS(opts); i++)
+                json_array_add_string_element(a, opts[i]);
+        json_object_set_string_member(m, "destination", "/dev/shm");
+        json_object_set_string_member(m, "type", "tmpfs");
+        json_object_set_string_member(m, "source", "shm");
+        json_object_set_array_member(m, "options", a);
+        return m;
+}
+
 /* Keeps guest-known filesystems and bind mounts from the shared directory; drops the rest. */
 static int translate_mounts(JsonObject *spec, const char *shared_dir, char **ret_error) {
         JsonArray *mounts = NULL, *kept;
@@ -74,8 +88,12 @@ static int translate_mounts(JsonObject *spec, const char *shared_dir, char **ret
                         return -EINVAL;
                 }
                 if (mount_is_bind(m)) {
-                        if (!source || !path_is_under(source, shared_dir))
+                        if (!source || !path_is_under(source, shared_dir)) {
+                                /* The pod's shm is a host path: give the container a private one. */
+                                if (strcmp(dest, "/dev/shm") == 0)
+                                        json_array_add_object_element(kept, shm_mount());
                                 continue;
+                        }
                 } else if (!type || !strv_has(kept_mount_types, type))
                         continue;
                 json_array_add_element(kept, json_node_copy(n));

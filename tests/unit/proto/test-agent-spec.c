@@ -19,7 +19,9 @@ static const char *const host_spec =
         "{\"destination\":\"/data\",\"source\":\"/run/kata-containers/shared/containers/c1-vol\","
         "\"options\":[\"rbind\",\"rw\"]},"
         "{\"destination\":\"/evil\",\"type\":\"bind\",\"source\":\"/run/kata-containers/shared/containers/../../etc\"},"
-        "{\"destination\":\"/x\",\"type\":\"nfs\",\"source\":\"srv:/x\"}],"
+        "{\"destination\":\"/x\",\"type\":\"nfs\",\"source\":\"srv:/x\"},"
+        "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"/run/containers/storage/abc/shm\","
+        "\"options\":[\"rbind\"]}],"
         "\"linux\":{\"cgroupsPath\":\"kubepods-besteffort.slice:crio:abc\",\"mountLabel\":\"system_u:object_r:x\","
         "\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,\"minor\":229}],"
         "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/var/run/netns/abc\"},"
@@ -86,7 +88,8 @@ static void test_translate(void) {
                 g_string_append_printf(kept, "%s ",
                                        json_object_get_string_member(json_array_get_object_element(mounts, i),
                                                                      "destination"));
-        g_assert_cmpstr(kept->str, ==, "/proc /data ");
+        g_assert_cmpstr(kept->str, ==, "/proc /data /dev/shm ");
+        g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(mounts, 2), "type"), ==, "tmpfs");
 }
 
 static void test_tty_and_process(void) {
