@@ -21,7 +21,9 @@ void on_data(KcAgentClient *c, uint32_t stream, const uint8_t *buf, size_t len, 
         if (len == 0)
                 g_hash_table_add(ctx->eofs, GUINT_TO_POINTER(stream));
         g_byte_array_append(b, buf, (guint) len);
-        (void) kc_agent_client_consumed(c, stream, len);
+        /* A held stream plays a consumer that stopped reading: no credit goes back. */
+        if (stream != ctx->held_stream)
+                (void) kc_agent_client_consumed(c, stream, len);
 }
 
 void on_event(KcAgentClient *c, const char *type, JsonObject *ev, void *userdata) {

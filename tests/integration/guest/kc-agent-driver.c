@@ -184,6 +184,51 @@ static void test_two_containers(Ctx *ctx) {
         (void) simple(ctx, "remove-container", b, NULL);
 }
 
+/* One stream whose consumer stops reading must not hold up another container or a request. */
+static void test_slow_consumer(Ctx *ctx) {
+        const char *big_args[] = { "/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=1024 2>/dev/null; echo big-done >&2",
+                                   NULL };
+        const char *small_args[] = { "/bin/sh", "-c", "echo small-done", NULL };
+        g_autofree char *big = cid(ctx, "slow-big"), *small = cid(ctx, "slow-small"), *out = NULL, *err = NULL;
+        g_autoptr(JsonObject) ping = kc_request_new("ping");
+        g_autoptr(JsonObject) state = kc_request_new("state");
+        g_autoptr(JsonObject) st = NULL;
+        const char *status = "";
+        Streams sb = {}, ss = {};
+        size_t held;
+        int r, rs;
+
+        r = create(ctx, big, big_args, false, false, &sb);
+        ctx->held_stream = sb.out;
+        if (r == 0)
+                r = simple(ctx, "start-container", big, NULL);
+        /* Let the big writer fill its whole credit window and block. */
+        for (int i = 0; r == 0 && i < 100 && stream_len(ctx, sb.out) < KC_WINDOW_INITIAL; i++)
+                (void) kc_agent_client_iterate(ctx->client, 50);
+        held = stream_len(ctx, sb.out);
+        ok(ctx, r == 0 && held == KC_WINDOW_INITIAL, "a stalled consumer receives exactly one window (%zu bytes)",
+           held);
+        rs = run_simple(ctx, "slow-small", small_args, &ss, NULL);
+        out = stream_text(ctx, ss.out);
+        ok(ctx, rs == 0 && strcmp(out, "small-done\n") == 0,
+           "another container runs to completion meanwhile ('%s')", out);
+        ok(ctx, call(ctx, ping, NULL) == 0, "control requests still answered");
+        json_object_set_string_member(state, "container-id", big);
+        r = call(ctx, state, &st);
+        if (r == 0)
+                (void) kc_json_get_string(st, "status", 16, true, &status);
+        ok(ctx, r == 0 && strcmp(status, "running") == 0 && stream_len(ctx, sb.out) == held,
+           "the stalled writer is blocked, not dropped (%s, %zu bytes)", status, stream_len(ctx, sb.out));
+        /* Resume: credit back what was held; the rest flows and the writer finishes. */
+        ctx->held_stream = 0;
+        (void) kc_agent_client_consumed(ctx->client, sb.out, held);
+        r = wait_for(ctx, big, NULL, NULL);
+        err = stream_text(ctx, sb.err);
+        ok(ctx, r == 0 && stream_len(ctx, sb.out) == 1024 * 1024 && strcmp(err, "big-done\n") == 0,
+           "after credit returns every byte arrives (%d, %zu bytes)", r, stream_len(ctx, sb.out));
+        (void) simple(ctx, "remove-container", big, NULL);
+}
+
 static void test_errors(Ctx *ctx) {
         g_autoptr(JsonObject) unknown = kc_request_new("no-such-request");
         g_autoptr(JsonObject) bad_id = kc_request_new("start-container");
@@ -363,6 +408,7 @@ int main(int argc, char **argv) {
         test_tty(&ctx);
         test_stdin_eof(&ctx);
         test_two_containers(&ctx);
+        test_slow_consumer(&ctx);
         test_errors(&ctx);
         if (stats) {
                 test_stats(&ctx);
