@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""A CRI-O-shaped pod of two containers in one VM: kata-conmon (VM engine) + kata-runtime, CRI-O's argv and order."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kcvm  # noqa: E402
+import kccrio  # noqa: E402
+import kcoci  # noqa: E402
+from kctap import Tap  # noqa: E402
+
+TRAP_143 = "trap 'exit 143' TERM; echo hello-{n}; while true; do sleep 1; done"
+
+
+def main():
+    tap = Tap()
+    tmp = None
+    h = kr = None
+    try:
+        e = kcvm.env()
+        kcoci.become_subreaper()
+        tmp = tempfile.mkdtemp(prefix="kc-vm-crio-", dir="/tmp")
+        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
+        conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
+        vmdir = os.path.join(tmp, "vm")
+        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
+                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log")}
+        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
+        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        run(tap, h, kr, menv, vmdir, tmp)
+    except kcoci.Missing as ex:
+        tap.fail_prereq(str(ex))
+    except Exception as ex:  # noqa: BLE001
+        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
+    finally:
+        if h:
+            h.cleanup()
+        kcoci.reap_all_children()
+        if tmp:
+            if tap.failed and os.path.exists(os.path.join(tmp, "monitor.log")):
+                with open(os.path.join(tmp, "monitor.log"), errors="replace") as f:
+                    tap.diag("monitor log (tail):\n" + "".join(f.readlines()[-60:]))
+            for m in reversed(kcvm.mounts_under(tmp)):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+    sys.exit(tap.finish())
+
+
+def create(h, cid, args, annotations, menv, **kw):
+    orig = kcoci.make_bundle
+
+    def make_bundle(bundle, rootfs, a, **k):
+        orig(bundle, rootfs, a, **k)
+        kcvm.add_annotations(bundle, annotations)
+    kccrio.kcoci.make_bundle = make_bundle
+    try:
+        return h.create(cid, args, env=menv, timeout=120, **kw)
+    finally:
+        kccrio.kcoci.make_bundle = orig
+
+
+def run(tap, h, kr, menv, vmdir, tmp):
+    sid = "pod-" + os.urandom(4).hex()
+    sandbox = {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid}
+    member = {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}
+
+    # 1. RunPodSandbox: create the infra container (boots the VM), then start it.
+    t0 = time.monotonic()
+    pod = create(h, sid, ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"], sandbox, menv)
+    tap.ok(pod.parent_rc == 0 and pod.pid and pod.pid > 0, "sandbox create reports a pid on the sync pipe",
+           f"rc={pod.parent_rc} sync={pod.sync} stderr={pod.parent_err!r}")
+    if not pod.pid or pod.pid <= 0:
+        return
+    tap.diag("sandbox created in %.2f s" % (time.monotonic() - t0))
+    tap.eq(kcvm.comm(pod.pid), "qemu-system-x86", "the sandbox pid is QEMU's")
+    tap.eq(kccrio.read_text(pod.pidfile),
+           str(pod.pid), "the pidfile holds QEMU's pid")
+    sdir = os.path.join(vmdir, sid)
+    tap.ok(os.path.exists(os.path.join(sdir, "mux.sock")), "the sandbox serves S/mux.sock")
+    tap.eq(oct(os.stat(os.path.join(sdir, "mux.sock")).st_mode & 0o777), "0o600", "mux.sock is 0600")
+    r = kr.run("start", sid, check=False)
+    tap.eq(r.returncode, 0, f"kata-runtime start {sid}")
+
+    # 2. CreateContainer + StartContainer, twice.
+    web = create(h, "web", ["sh", "-c", TRAP_143.format(n="web")], member, menv)
+    tap.ok(web.pid and web.pid > 0, "container web: pid on the sync pipe", f"sync={web.sync} err={web.parent_err!r}")
+    db = create(h, "db", ["sh", "-c", "echo hello-db; while true; do sleep 1; done"], member, menv)
+    tap.ok(db.pid and db.pid > 0, "container db: pid on the sync pipe", f"sync={db.sync}")
+    if not (web.pid and web.pid > 0 and db.pid and db.pid > 0):
+        return
+    tap.eq(kcvm.comm(web.pid), "kc-standin", "the container pid is a stand-in on the host")
+    for c in (web, db):
+        tap.eq(kr.run("start", c.cid, check=False).returncode, 0, f"kata-runtime start {c.cid}")
+    kcoci.wait_for(lambda: "hello-web" in (web.log_text() or "") and "hello-db" in (db.log_text() or ""), 20)
+    tap.match(r"stdout F hello-web$", web.log_text(), "web's guest output is in its k8s-file log")
+    tap.match(r"stdout F hello-db$", db.log_text(), "db's guest output is in its k8s-file log")
+    qemus = kcvm.processes_matching(f"sandbox-{sid}")
+    qemus = [p for p in qemus if kcvm.comm(p[0]) == "qemu-system-x86"]
+    tap.eq(len(qemus), 1, "one QEMU for the pod")
+
+    # 3. Liveness the way CRI-O checks it: kill(pid, 0) + start time, and kata-runtime state.
+    st0 = kcvm.start_time(web.pid)
+    tap.ok(kcoci.pid_alive(web.pid) and st0 is not None, "the stand-in is alive while the guest process runs")
+    r = kr.run("state", "web", check=False)
+    tap.match(r'"status" : "running"', r.stdout, "kata-runtime state web: running")
+    tap.match(rf'"pid" : {web.pid}\b', r.stdout, "kata-runtime state web: the stand-in pid")
+
+    # 4. ExecSync through the monitor (-e), exit code and output.
+    x = h.exec_sync(web, ["sh", "-c", "echo out-of-exec; uname -r; exit 3"], timeout=60)
+    tap.eq(x["msgs"][-1:], [{"exit_code": 3}], "exec-sync reports the guest exit code")
+    tap.match(r"stdout F out-of-exec$", x["log"], "exec-sync output is in its log")
+    guest_kernel = None
+    for line in (x["log"] or "").splitlines():
+        if line.endswith(os.uname().release) or "amd64" in line:
+            guest_kernel = line.split(" ", 3)[-1]
+    tap.ok(guest_kernel and guest_kernel != os.uname().release, "exec-sync runs in the guest kernel",
+           f"log={x['log']!r} host={os.uname().release}")
+    x = h.exec_sync(web, ["sleep", "30"], timeout_s=2, timeout=60)
+    tap.ok(x["msgs"] and x["msgs"][-1].get("exit_code") == -1, "exec-sync -T kills a slow probe", x)
+
+    # 5. StopContainer web: kill <id> 15, exit file, stand-in gone; then delete.
+    tap.eq(kr.run("kill", "web", "15", check=False).returncode, 0, "kata-runtime kill web 15")
+    tap.eq(web.wait_exit(30), "143", "web's exit file holds the guest status (143)")
+    tap.eq(kccrio.read_text(web.persist_exit),
+           "143", "persist-dir exit file too")
+    tap.ok(not kcoci.pid_alive(web.pid) or kcvm.start_time(web.pid) != st0, "the stand-in is gone with the guest process")
+XX
+           web.monitor_status)
+    tap.match('"status" : "stopped"', kr.run("state", "web", check=False).stdout, "kata-runtime state web: stopped")
+    tap.eq(kr.run("delete", "web", check=False).returncode, 0, "kata-runtime delete web")
+    tap.ok(not os.path.exists(os.path.join(vmdir, sid, "shared", "web")), "web's rootfs left the shared dir")
+    r = kr.run("state", "web", check=False)
+    tap.ok(r.returncode != 0 and any(p in r.stderr for p in ("not running", "no such process",
+                                                              "does not exist", "not found")),
+           "state of a deleted container: an error CRI-O maps to not-found", r.stderr)
+
+    # 6. SIGKILL straight to db's stand-in: the guest process follows, status 137.
+    os.kill(db.pid, signal.SIGKILL)
+    tap.eq(db.wait_exit(30), "137", "killing the stand-in kills the guest process (exit 137)")
+    tap.eq(kr.run("delete", "db", check=False).returncode, 0, "kata-runtime delete db")
+
+    # 7. StopPodSandbox + RemovePodSandbox.
+    tap.eq(kr.run("kill", sid, "15", check=False).returncode, 0, "kata-runtime kill <sandbox> 15")
+    tap.eq(pod.wait_exit(30), "0", "the sandbox's exit file holds the infra process's status")
+    tap.ok(not kcoci.pid_alive(pod.pid), "QEMU is gone when the sandbox stopped")
+    tap.eq(kr.run("delete", sid, check=False).returncode, 0, "kata-runtime delete <sandbox>")
+
+    # 8. Nothing left behind.
+    time.sleep(0.2)
+    tap.eq(kcvm.processes_matching(vmdir), [], "no QEMU or virtiofsd left")
+    tap.eq([p for p in kcvm.processes_matching(tmp) if kcvm.comm(p[0]) == "kc-standin"], [], "no stand-in left")
+    tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
+    tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
+    tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
+
+
+if __name__ == "__main__":
+    main()
