@@ -389,7 +389,8 @@ int container_remove(Agent *a, Container *c, bool force, char **ret_error) {
         gpointer value;
         int r;
 
-        if (!c->init->exited && c->status != CONTAINER_STOPPED && !force) {
+        /* OCI: a created (never started) container may be deleted; a running one needs force. */
+        if (!c->init->exited && c->status == CONTAINER_RUNNING && !force) {
                 if (ret_error)
                         *ret_error = g_strdup_printf("container %s is running", c->id);
                 return -EBUSY;

@@ -107,8 +107,27 @@ static void test_exec(Ctx *ctx) {
                 r = wait_for(ctx, id, "e3", NULL);
         cmdline = stream_text(ctx, s3.out);
         ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"), "exec runs inside the container's namespaces");
+        {
+                g_autoptr(JsonObject) rm = kc_request_new("remove-container");
+                json_object_set_string_member(rm, "container-id", id);
+                r = call(ctx, rm, NULL);
+                ok(ctx, r == -EBUSY, "a running container is not removed without force (%d)", r);
+        }
         r = simple(ctx, "remove-container", id, NULL);
         ok(ctx, r == 0, "running container removed with force (%d)", r);
+        {
+                /* Created, never started: removable without force, and gone afterwards. */
+                g_autofree char *created = cid(ctx, "created");
+                g_autoptr(JsonObject) rm = kc_request_new("remove-container");
+                g_autoptr(JsonObject) st = kc_request_new("state");
+
+                r = create(ctx, created, args, false, false, NULL);
+                json_object_set_string_member(rm, "container-id", created);
+                if (r == 0)
+                        r = call(ctx, rm, NULL);
+                json_object_set_string_member(st, "container-id", created);
+                ok(ctx, r == 0 && call(ctx, st, NULL) == -ENOENT, "a created container is removed (%d)", r);
+        }
 }
 
 static void test_tty(Ctx *ctx) {
