@@ -101,3 +101,23 @@ int kc_selinux_read_lxc_context(const char *key, char **ret) {
         return -EOPNOTSUPP;
 #endif
 }
+
+int kc_selinux_vm_label_for_pod(const char *pod_label, char **ret) {
+        _cleanup_(kc_selinux_label_done) KcSelinuxLabel kvm = {};
+        _cleanup_free_ char *kvm_label = NULL;
+        int r;
+
+        if (!pod_label || !*pod_label) {
+                *ret = NULL;
+                return 0;
+        }
+        r = kc_selinux_read_lxc_context("kvm_process", &kvm_label);
+        if (r == -ENOENT || r == -EOPNOTSUPP)
+                return kc_selinux_vm_process_label(pod_label, NULL, ret);
+        if (r < 0)
+                return r;
+        r = kc_selinux_label_parse(kvm_label, &kvm);
+        if (r < 0)
+                return r;
+        return kc_selinux_vm_process_label(pod_label, kvm.type, ret);
+}

@@ -23,3 +23,10 @@ int kc_selinux_set_sockcreate_label(const char *label);
  * (selinux_lxc_contexts_path()). -ENOENT if there is no such file or key, -EOPNOTSUPP
  * without libselinux. */
 int kc_selinux_read_lxc_context(const char *key, char **ret);
+
+/* The label QEMU and virtiofsd run under for a pod: the pod's process.selinuxLabel with
+ * the type of the policy's kvm_process (lxc_contexts; KC_SELINUX_KVM_TYPE when the policy
+ * has none, as on Debian, or without libselinux). Call it in the parent, before fork().
+ * NULL/empty pod label: 0 with *ret NULL. -EINVAL for a malformed pod label or a
+ * malformed kvm_process entry. */
+int kc_selinux_vm_label_for_pod(const char *pod_label, char **ret);

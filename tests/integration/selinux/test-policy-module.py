@@ -34,6 +34,18 @@ files_type(kc_test_broken_t)
 allow kata_conmon_nonexistent_t kc_test_broken_t:file read;
 """
 
+# Violates refpolicy's and Fedora's neverallow on load_policy: refused only when the store
+# checks neverallow assertions (expand-check=1), which proves ours were checked too.
+NEVERALLOW_TE = """policy_module(kc_test_neverallow, 1.0.0)
+gen_require(`
+        type security_t;
+        class security load_policy;
+')
+type kc_test_neverallow_t;
+domain_type(kc_test_neverallow_t)
+allow kc_test_neverallow_t security_t:security load_policy;
+"""
+
 OPTIONAL_TE = """policy_module(kc_test_optional, 1.0.0)
 type kc_test_optional_t;
 files_type(kc_test_optional_t)
@@ -92,6 +104,12 @@ class Store:
         os.makedirs(os.path.join(root, "var", "lib"))
         shutil.copytree("/etc/selinux", os.path.join(root, "etc", "selinux"), symlinks=True)
         shutil.copytree("/var/lib/selinux", os.path.join(root, "var", "lib", "selinux"), symlinks=True)
+        # Check the policy's neverallow assertions on every link (distributions ship 0).
+        conf = os.path.join(root, "etc", "selinux", "semanage.conf")
+        with open(conf) as f:
+            lines = [l for l in f.read().splitlines() if not l.strip().startswith("expand-check")]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines + ["expand-check=1", ""]))
 
     def semodule(self, *args):
         return run(["semodule", "-p", self.root, "-s", self.store, "-n"] + list(args))
@@ -151,7 +169,7 @@ def main():
     if not os.path.isdir(os.path.join("/var/lib/selinux", store)):
         bail("no policy store /var/lib/selinux/%s (apt-get install selinux-policy-default)" % store)
 
-    print("1..23")
+    print("1..24")
     with tempfile.TemporaryDirectory(prefix="kc-selinux-") as tmp:
         st = Store(os.path.join(tmp, "root"), store)
         base_policy = st.policy()
@@ -159,7 +177,8 @@ def main():
 
         # 1-3: the real link step.
         p = st.semodule("-i", pp)
-        tap(p.returncode == 0, "kata_conmon.pp links into a copy of the %s store" % store, p.stdout + p.stderr)
+        tap(p.returncode == 0, "kata_conmon.pp links into a copy of the %s store (neverallow checked)" % store,
+            p.stdout + p.stderr)
         tap("kata_conmon" in st.modules(), "semodule -l lists kata_conmon")
         policy = st.policy()
         tap(policy is not None and os.path.getmtime(policy) >= os.path.getmtime(pp),
@@ -244,7 +263,7 @@ def main():
         tap(bool(r) and any(re.search(r'kata_conmon_var_run_t "?kata-conmon"?;', l) for l in r),
             "a kata-conmon dir created in /run by the runtime is labelled kata_conmon_var_run_t", out)
 
-        # 21-23: negative controls, so that this test can fail.
+        # 21-24: negative controls, so that this test can fail.
         ok, broken, log = compile_module(tmp, "kc_test_broken", BROKEN_TE)
         before = st.modules()
         p = st.semodule("-i", broken) if ok else None
@@ -256,6 +275,12 @@ def main():
         p = st.semodule("-i", opt) if ok else None
         tap(ok and p.returncode == 0 and "kc_test_optional" in st.modules(),
             "the same reference inside optional_policy links", log if not ok else p.stdout + p.stderr)
+        ok, na, log = compile_module(tmp, "kc_test_neverallow", NEVERALLOW_TE)
+        p = st.semodule("-i", na) if ok else None
+        tap(ok and p.returncode != 0 and "neverallow check failed" in p.stdout + p.stderr
+            and "kc_test_neverallow" not in st.modules(),
+            "neverallow assertions are enforced in this store: a module granting load_policy is refused",
+            log if not ok else p.stdout + p.stderr)
     return 1 if failed else 0
 
 

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "selinux-exec.h"
 #include "selinux-label.h"
+
+#define _cleanup_kc_label_ __attribute__((cleanup(kc_selinux_label_done)))
 
 static void test_parse_fields(void) {
         KcSelinuxLabel l = {};
@@ -269,6 +272,49 @@ static void test_exec_label_without_selinux(void) {
         g_assert_cmpint(kc_selinux_set_sockcreate_label(NULL), ==, 0);
 }
 
+static void test_vm_label_for_pod(void) {
+        _cleanup_kc_label_ KcSelinuxLabel kvm = {};
+        g_autofree char *kvm_label = NULL, *label = NULL, *want = NULL;
+        const char *want_type = KC_SELINUX_KVM_TYPE;
+        int r;
+
+        /* Whatever the host policy says kvm_process is (Debian's lxc_contexts has none). */
+        r = kc_selinux_read_lxc_context("kvm_process", &kvm_label);
+        if (!HAVE_SELINUX)
+                g_assert_cmpint(r, ==, -EOPNOTSUPP);
+        else if (r == 0) {
+                g_assert_cmpint(kc_selinux_label_parse(kvm_label, &kvm), ==, 0);
+                want_type = kvm.type;
+        } else
+                g_assert_cmpint(r, ==, -ENOENT);
+
+        g_assert_cmpint(kc_selinux_vm_label_for_pod("system_u:system_r:container_t:s0:c5,c6", &label), ==, 0);
+        want = g_strdup_printf("system_u:system_r:%s:s0:c5,c6", want_type);
+        g_assert_cmpstr(label, ==, want);
+
+        label = (g_free(label), (char *) NULL);
+        g_assert_cmpint(kc_selinux_vm_label_for_pod(NULL, &label), ==, 0);
+        g_assert_null(label);
+        g_assert_cmpint(kc_selinux_vm_label_for_pod("container_t", &label), ==, -EINVAL);
+        g_assert_null(label);
+}
+
+static void test_read_lxc_context_host(void) {
+        g_autofree char *label = NULL;
+        int r = kc_selinux_read_lxc_context("process", &label);
+
+        if (!HAVE_SELINUX) {
+                g_assert_cmpint(r, ==, -EOPNOTSUPP);
+                return;
+        }
+        if (r == -ENOENT) {
+                g_test_skip("the host policy has no lxc_contexts with a process entry");
+                return;
+        }
+        g_assert_cmpint(r, ==, 0);
+        g_assert_true(kc_selinux_label_is_valid(label));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/selinux-label/parse-fields", test_parse_fields);
@@ -282,5 +328,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/selinux-label/mount-options", test_mount_options);
         g_test_add_func("/selinux-label/lxc-contexts", test_lxc_contexts);
         g_test_add_func("/selinux-exec/without-selinux", test_exec_label_without_selinux);
+        g_test_add_func("/selinux-exec/vm-label-for-pod", test_vm_label_for_pod);
+        g_test_add_func("/selinux-exec/read-lxc-context-host", test_read_lxc_context_host);
         return g_test_run();
 }
