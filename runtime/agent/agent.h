@@ -79,9 +79,9 @@ struct Agent {
         const char *shared_dir;
         const char *state_dir;
         const char *cgroup_root;
-        GHashTable *containers; /* id -> Container */
-        GHashTable *pids;       /* pid -> Process */
-        GHashTable *in_streams; /* stream id -> Process (stdin) */
+        GHashTable *containers;  /* id -> Container */
+        GHashTable *pids;        /* pid -> Process */
+        GHashTable *in_streams;  /* stream id -> Process (stdin) */
         GHashTable *out_streams; /* stream id -> OutStream */
         unsigned socket_counter;
         int exit_status;

@@ -143,7 +143,7 @@ void channel_flush(Channel *ch, int timeout_ms) {
         int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;
 
         while (ch->connected && ch->out->len > ch->out_off) {
-                struct pollfd p = { .fd = ch->fd, .events = POLLOUT };
+                struct pollfd p = {.fd = ch->fd, .events = POLLOUT};
                 int64_t left = (deadline - g_get_monotonic_time()) / 1000;
 
                 if (left <= 0)
@@ -237,7 +237,7 @@ static void set_connected(Channel *ch) {
 
 static gboolean on_reconnect_timer(gpointer userdata) {
         Channel *ch = userdata;
-        struct pollfd p = { .fd = ch->fd, .events = POLLIN | POLLOUT };
+        struct pollfd p = {.fd = ch->fd, .events = POLLIN | POLLOUT};
 
         if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
                 ch->reconnect_timer = 0;
@@ -292,7 +292,7 @@ static void channel_update_watch(Channel *ch) {
 
 Channel *channel_new(Agent *a, int fd, bool guest_port) {
         Channel *ch = g_new0(Channel, 1);
-        struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
 
         ch->agent = a;
         ch->fd = fd;

@@ -27,7 +27,8 @@ Container *agent_find(Agent *a, JsonObject *req, Process **ret_proc, int *ret_er
         const char *cid = NULL, *eid = NULL;
         Container *c;
 
-        if (kc_json_get_id(req, "container-id", true, &cid) < 0 || kc_json_get_id(req, "exec-id", false, &eid) < 0) {
+        if (kc_json_get_id(req, "container-id", true, &cid) < 0 ||
+            kc_json_get_id(req, "exec-id", false, &eid) < 0) {
                 *ret_error = -EINVAL;
                 return NULL;
         }
@@ -49,7 +50,7 @@ Container *agent_find(Agent *a, JsonObject *req, Process **ret_proc, int *ret_er
 
 /* A listening socket for the runtime's --console-socket; short path under the state dir. */
 static int console_socket(Agent *a, char **ret_path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         g_autofree char *path = g_strdup_printf("%s/console-%u.sock", a->state_dir, ++a->socket_counter);
         _cleanup_close_ int fd = -EBADF;
 
@@ -72,7 +73,7 @@ static int receive_pty(int listen_fd) {
                 struct cmsghdr h;
                 char space[CMSG_SPACE(sizeof(int))];
         } control = {};
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
         struct msghdr msg = {
                 .msg_iov = &iov,
                 .msg_iovlen = 1,
@@ -132,7 +133,7 @@ static int parse_stdio(JsonObject *req, StdioReq *ret) {
 /* Shared by create and exec: stdio, console socket, the runtime call, the pid. */
 static int spawn_process(Agent *a, Process *p, const StdioReq *s, GPtrArray *args, const char *pid_file,
                          char **ret_error) {
-        int child[3] = { -EBADF, -EBADF, -EBADF };
+        int child[3] = {-EBADF, -EBADF, -EBADF};
         _cleanup_close_ int console = -EBADF;
         g_autofree char *console_path = NULL;
         pid_t pid;
@@ -194,9 +195,10 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         struct stat st;
         int r;
 
-        if (kc_json_get_id(req, "container-id", true, &cid) < 0 || kc_json_get_object(req, "spec", true, &spec) < 0 ||
-            parse_stdio(req, &s) < 0) {
-                channel_reply_error(a->channel, id, EINVAL, "create-container needs container-id, spec and valid stdio");
+        if (kc_json_get_id(req, "container-id", true, &cid) < 0 ||
+            kc_json_get_object(req, "spec", true, &spec) < 0 || parse_stdio(req, &s) < 0) {
+                channel_reply_error(a->channel, id, EINVAL,
+                                    "create-container needs container-id, spec and valid stdio");
                 return -EINVAL;
         }
         if (g_hash_table_contains(a->containers, cid)) {
@@ -205,7 +207,8 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         }
         rootfs = g_build_filename(a->shared_dir, cid, "rootfs", NULL);
         if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                channel_reply_error(a->channel, id, ENOENT, "no rootfs directory for %s in the shared directory", cid);
+                channel_reply_error(a->channel, id, ENOENT,
+                                    "no rootfs directory for %s in the shared directory", cid);
                 return -ENOENT;
         }
         r = spec_translate(spec, cid, rootfs, a->shared_dir, s.tty, &err);
@@ -247,7 +250,7 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         g_ptr_array_add(args, c->id);
         r = spawn_process(a, c->init, &s, args, pid_file, &err);
         if (r < 0) {
-                const char *d[] = { "delete", "--force", c->id, NULL };
+                const char *d[] = {"delete", "--force", c->id, NULL};
                 channel_reply_error(a->channel, id, r, "%s", err ?: "create failed");
                 (void) runtime_run(a, d, NULL, NULL);
                 goto fail;
@@ -277,10 +280,11 @@ int container_start(Agent *a, uint32_t id, JsonObject *req) {
                 return r;
         }
         if (c->status != CONTAINER_CREATED) {
-                channel_reply_error(a->channel, id, EBUSY, "container %s is not in the created state", c->id);
+                channel_reply_error(a->channel, id, EBUSY, "container %s is not in the created state",
+                                    c->id);
                 return -EBUSY;
         }
-        const char *args[] = { "start", c->id, NULL };
+        const char *args[] = {"start", c->id, NULL};
         r = runtime_run(a, args, NULL, &err);
         if (r < 0) {
                 channel_reply_error(a->channel, id, r, "%s", err ?: "start failed");
@@ -308,8 +312,8 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req) {
                 channel_reply_error(a->channel, id, r, "no such container");
                 return r;
         }
-        if (kc_json_get_id(req, "exec-id", true, &eid) < 0 || kc_json_get_object(req, "process", true, &process) < 0 ||
-            parse_stdio(req, &s) < 0) {
+        if (kc_json_get_id(req, "exec-id", true, &eid) < 0 ||
+            kc_json_get_object(req, "process", true, &process) < 0 || parse_stdio(req, &s) < 0) {
                 channel_reply_error(a->channel, id, EINVAL, "exec needs exec-id, process and valid stdio");
                 return -EINVAL;
         }
@@ -369,7 +373,7 @@ int container_kill(Agent *a, Container *c, int sig, bool all, char **ret_error) 
                         return 0;
                 return kill(c->init->pid, sig) < 0 && errno != ESRCH ? -errno : 0;
         }
-        const char *args[] = { "kill", "--all", c->id, signame, NULL };
+        const char *args[] = {"kill", "--all", c->id, signame, NULL};
         return runtime_run(a, args, NULL, ret_error);
 }
 
@@ -400,10 +404,11 @@ int container_remove(Agent *a, Container *c, bool force, char **ret_error) {
                 kill_and_reap(value);
         kill_and_reap(c->init);
 
-        const char *args[] = { "delete", "--force", c->id, NULL };
+        const char *args[] = {"delete", "--force", c->id, NULL};
         r = runtime_run(a, args, NULL, ret_error);
         if (r < 0)
-                log_warning("Deleting container %s: %s", c->id, ret_error && *ret_error ? *ret_error : "failed");
+                log_warning("Deleting container %s: %s", c->id,
+                            ret_error && *ret_error ? *ret_error : "failed");
 
         g_hash_table_iter_init(&it, c->execs);
         while (g_hash_table_iter_next(&it, NULL, &value))

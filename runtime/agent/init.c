@@ -20,7 +20,8 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-static int do_mount(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+static int do_mount(const char *src, const char *dst, const char *type, unsigned long flags,
+                    const char *data) {
         (void) mkdir_p(dst, 0755);
         if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
                 return log_warning_errno(errno, "Cannot mount %s on %s: %m", type, dst);
@@ -50,7 +51,8 @@ int init_setup(void) {
         do_mount("sysfs", "/sys", "sysfs", nsd, NULL);
         do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
         setup_console();
-        do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+        do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620");
         (void) unlink("/dev/ptmx");
         (void) symlink("pts/ptmx", "/dev/ptmx");
         do_mount("shm", "/dev/shm", "tmpfs", nsd, "mode=1777");
@@ -61,13 +63,14 @@ int init_setup(void) {
         {
                 int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
                 if (fd >= 0) {
-                        static const char *const ctl[] = { "+cpu", "+memory", "+pids", "+io", "+cpuset" };
+                        static const char *const ctl[] = {"+cpu", "+memory", "+pids", "+io", "+cpuset"};
                         for (size_t i = 0; i < ELEMENTSOF(ctl); i++)
                                 (void) write(fd, ctl[i], strlen(ctl[i]));
                         safe_close(fd);
                 }
         }
-        if (read_file_bounded("/proc/cmdline", 65536, &cmdline, NULL) >= 0 && strstr(cmdline, "agent.log=debug"))
+        if (read_file_bounded("/proc/cmdline", 65536, &cmdline, NULL) >= 0 &&
+            strstr(cmdline, "agent.log=debug"))
                 kc_log_set_level(LOG_DEBUG);
         return 0;
 }

@@ -45,18 +45,22 @@ int main(int argc, char **argv) {
         Agent agent = {};
         sigset_t mask;
         GOptionEntry entries[] = {
-                { "channel-fd", 0, 0, G_OPTION_ARG_INT, &channel_fd, "Serve the protocol on this fd (host mode)", "N" },
-                { "no-init", 0, 0, G_OPTION_ARG_NONE, &no_init, "Not PID 1: no mounts, modules, power-off", NULL },
-                { "runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "OCI runtime (default /usr/bin/crun)", "PATH" },
-                { "runtime-root", 0, 0, G_OPTION_ARG_FILENAME, &runtime_root, "The runtime's --root", "DIR" },
-                { "runtime-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &runtime_args, "Extra global runtime argument",
-                  "ARG" },
-                { "shared-dir", 0, 0, G_OPTION_ARG_FILENAME, &shared_dir, "Shared directory (container rootfs)",
-                  "DIR" },
-                { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Bundles and sockets", "DIR" },
-                { "cgroup-root", 0, 0, G_OPTION_ARG_FILENAME, &cgroup_root, "cgroup2 mount (stats, OOM)", "DIR" },
-                { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info, debug", "LEVEL" },
-                { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+                {"channel-fd", 0, 0, G_OPTION_ARG_INT, &channel_fd,
+                 "Serve the protocol on this fd (host mode)", "N"},
+                {"no-init", 0, 0, G_OPTION_ARG_NONE, &no_init, "Not PID 1: no mounts, modules, power-off",
+                 NULL},
+                {"runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "OCI runtime (default /usr/bin/crun)",
+                 "PATH"},
+                {"runtime-root", 0, 0, G_OPTION_ARG_FILENAME, &runtime_root, "The runtime's --root", "DIR"},
+                {"runtime-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &runtime_args,
+                 "Extra global runtime argument", "ARG"},
+                {"shared-dir", 0, 0, G_OPTION_ARG_FILENAME, &shared_dir,
+                 "Shared directory (container rootfs)", "DIR"},
+                {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Bundles and sockets", "DIR"},
+                {"cgroup-root", 0, 0, G_OPTION_ARG_FILENAME, &cgroup_root, "cgroup2 mount (stats, OOM)",
+                 "DIR"},
+                {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "error, warning, info, debug", "LEVEL"},
+                {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
                 {},
         };
 
@@ -74,8 +78,8 @@ int main(int argc, char **argv) {
                         return 2;
                 }
                 if (version) {
-                        printf("kata-agent %s (protocol %d, commit %s)\n", PACKAGE_VERSION, KC_PROTOCOL_VERSION,
-                               GIT_COMMIT);
+                        printf("kata-agent %s (protocol %d, commit %s)\n", PACKAGE_VERSION,
+                               KC_PROTOCOL_VERSION, GIT_COMMIT);
                         return 0;
                 }
                 if (!no_init || channel_fd < 0) {
@@ -115,8 +119,7 @@ int main(int argc, char **argv) {
                 channel_fd = init_find_channel(AGENT_CHANNEL_NAME, 10000);
                 if (channel_fd < 0)
                         init_poweroff();
-        } else if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-                {
+        } else if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
                 log_error_errno(errno, "PR_SET_CHILD_SUBREAPER: %m");
                 return 1;
         }

@@ -26,7 +26,7 @@ Process *process_new(Container *c, const char *exec_id) {
         p->stdin_buf = g_byte_array_new();
         p->waiters = g_array_new(false, false, sizeof(uint32_t));
         for (size_t i = 0; i < ELEMENTSOF(p->out); i++)
-                p->out[i] = (OutStream) { .proc = p, .fd = -EBADF };
+                p->out[i] = (OutStream){.proc = p, .fd = -EBADF};
         return p;
 }
 
@@ -172,8 +172,9 @@ static int stdin_init(Process *p, int fd, uint32_t id) {
 }
 
 /* Without a tty: three pipes. ret_child_fds gets the child's ends (stdin, stdout, stderr). */
-int process_setup_stdio(Process *p, bool tty, uint32_t in, uint32_t out, uint32_t err, int ret_child_fds[3]) {
-        int fds[3][2] = { { -EBADF, -EBADF }, { -EBADF, -EBADF }, { -EBADF, -EBADF } };
+int process_setup_stdio(Process *p, bool tty, uint32_t in, uint32_t out, uint32_t err,
+                        int ret_child_fds[3]) {
+        int fds[3][2] = {{-EBADF, -EBADF}, {-EBADF, -EBADF}, {-EBADF, -EBADF}};
         int r;
 
         if ((in && (in == out || in == err)) || (out && out == err))
@@ -311,8 +312,8 @@ void process_on_exit(Process *p, int wstatus) {
         if (!p->exec_id)
                 p->container->status = CONTAINER_STOPPED;
         g_hash_table_remove(proc_agent(p)->pids, GINT_TO_POINTER(p->pid));
-        log_info("Container %s%s%s pid %d exited (status 0x%x)", p->container->id, p->exec_id ? " exec " : "",
-                 p->exec_id ?: "", (int) p->pid, wstatus);
+        log_info("Container %s%s%s pid %d exited (status 0x%x)", p->container->id,
+                 p->exec_id ? " exec " : "", p->exec_id ?: "", (int) p->pid, wstatus);
         if (!p->drain_timer)
                 p->drain_timer = g_timeout_add(AGENT_EXIT_DRAIN_MS, on_drain_timeout, p);
         maybe_report_exit(p);

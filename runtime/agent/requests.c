@@ -11,7 +11,9 @@
 typedef void (*Handler)(Agent *a, uint32_t id, JsonObject *req);
 
 static void reply_not_found(Agent *a, uint32_t id, int r) {
-        channel_reply_error(a->channel, id, r, r == -EINVAL ? "invalid container-id or exec-id" : "no such container or process");
+        channel_reply_error(a->channel, id, r,
+                            r == -EINVAL ? "invalid container-id or exec-id"
+                                         : "no such container or process");
 }
 
 static void on_ping(Agent *a, uint32_t id, JsonObject *req) {
@@ -56,7 +58,8 @@ static void on_signal(Agent *a, uint32_t id, JsonObject *req) {
         c = agent_find(a, req, &p, &r);
         if (!c)
                 return reply_not_found(a, id, r);
-        if (kc_json_get_int(req, "signal", 1, 64, true, &sig) < 0 || kc_json_get_bool(req, "all", false, &all) < 0)
+        if (kc_json_get_int(req, "signal", 1, 64, true, &sig) < 0 ||
+            kc_json_get_bool(req, "all", false, &all) < 0)
                 return channel_reply_error(a->channel, id, EINVAL, "signal must be 1..64, all a boolean");
         if (p != c->init) {
                 if (!p->exited && kill(p->pid, (int) sig) < 0 && errno != ESRCH)
@@ -90,7 +93,7 @@ static void on_resize(Agent *a, uint32_t id, JsonObject *req) {
                 return channel_reply_error(a->channel, id, EINVAL, "rows and cols must be 1..65535");
         if (p->tty_fd < 0)
                 return channel_reply_error(a->channel, id, ENOTTY, "process has no terminal");
-        struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+        struct winsize ws = {.ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols};
         if (ioctl(p->tty_fd, TIOCSWINSZ, &ws) < 0)
                 return channel_reply_error(a->channel, id, errno, "TIOCSWINSZ: %s", g_strerror(errno));
         channel_reply_ok(a->channel, id, NULL);
@@ -125,7 +128,7 @@ static void on_remove_container(Agent *a, uint32_t id, JsonObject *req) {
 
 static void on_state(Agent *a, uint32_t id, JsonObject *req) {
         g_autoptr(JsonObject) res = json_object_new();
-        static const char *const names[] = { "created", "running", "stopped" };
+        static const char *const names[] = {"created", "running", "stopped"};
         Process *p = NULL;
         Container *c;
         int r;
@@ -134,7 +137,9 @@ static void on_state(Agent *a, uint32_t id, JsonObject *req) {
         if (!c)
                 return reply_not_found(a, id, r);
         json_object_set_string_member(res, "status",
-                                      p->exited ? "stopped" : p == c->init ? names[c->status] : "running");
+                                      p->exited      ? "stopped"
+                                      : p == c->init ? names[c->status]
+                                                     : "running");
         json_object_set_int_member(res, "pid", p->pid);
         channel_reply_ok(a->channel, id, res);
 }
@@ -157,19 +162,19 @@ static const struct {
         const char *type;
         Handler handler;
 } handlers[] = {
-        { "ping", on_ping },
-        { "create-sandbox", on_create_sandbox },
-        { "destroy-sandbox", on_destroy_sandbox },
-        { "create-container", on_create_container },
-        { "start-container", on_start_container },
-        { "exec", on_exec },
-        { "signal", on_signal },
-        { "wait", on_wait },
-        { "resize", on_resize },
-        { "close-stdin", on_close_stdin },
-        { "remove-container", on_remove_container },
-        { "state", on_state },
-        { "stats", on_stats },
+        {"ping", on_ping},
+        {"create-sandbox", on_create_sandbox},
+        {"destroy-sandbox", on_destroy_sandbox},
+        {"create-container", on_create_container},
+        {"start-container", on_start_container},
+        {"exec", on_exec},
+        {"signal", on_signal},
+        {"wait", on_wait},
+        {"resize", on_resize},
+        {"close-stdin", on_close_stdin},
+        {"remove-container", on_remove_container},
+        {"state", on_state},
+        {"stats", on_stats},
 };
 
 void agent_handle_request(Agent *a, uint32_t id, JsonObject *req) {

@@ -29,7 +29,8 @@ static int mount_shared(Agent *a, const char *type, const char *tag, char **ret_
         }
         if (r < 0) {
                 r = -errno;
-                *ret_error = g_strdup_printf("mounting %s tag %s on %s: %s", type, tag, a->shared_dir, g_strerror(errno));
+                *ret_error = g_strdup_printf("mounting %s tag %s on %s: %s", type, tag, a->shared_dir,
+                                             g_strerror(errno));
                 return r;
         }
         log_info("Mounted %s tag %s on %s", type, tag, a->shared_dir);
@@ -102,7 +103,8 @@ int sandbox_create(Agent *a, JsonObject *req, char **ret_error) {
         int r;
 
         if (kc_json_get_string(req, "hostname", 64, false, &hostname) < 0 ||
-            kc_json_get_array(req, "dns", 32, false, &dns) < 0 || kc_json_get_object(req, "shared-fs", false, &fs) < 0 ||
+            kc_json_get_array(req, "dns", 32, false, &dns) < 0 ||
+            kc_json_get_object(req, "shared-fs", false, &fs) < 0 ||
             kc_json_get_array(req, "mounts", 64, false, &mounts) < 0 ||
             (fs && (kc_json_get_string(fs, "type", 16, false, &type) < 0 ||
                     kc_json_get_string(fs, "tag", 36, false, &tag) < 0))) {

@@ -45,7 +45,7 @@ static bool mount_is_bind(JsonObject *m) {
 }
 
 static JsonObject *shm_mount(void) {
-        static const char *const opts[] = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" };
+        static const char *const opts[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
         JsonObject *m = json_object_new();
         JsonArray *a = json_array_new();
 
@@ -103,7 +103,7 @@ static int translate_mounts(JsonObject *spec, const char *shared_dir, char **ret
 }
 
 static void translate_namespaces(JsonObject *linux_) {
-        static const char *const dropped[] = { "network", "cgroup", "time", NULL };
+        static const char *const dropped[] = {"network", "cgroup", "time", NULL};
         JsonArray *ns = NULL, *kept;
 
         if (kc_json_get_array(linux_, "namespaces", KC_JSON_MAX_MEMBERS, false, &ns) < 0 || !ns)
@@ -127,7 +127,8 @@ static void translate_namespaces(JsonObject *linux_) {
 }
 
 static void translate_resources(JsonObject *linux_) {
-        static const char *const dropped[] = { "devices", "pids", "blockIO", "network", "hugepageLimits", NULL };
+        static const char *const dropped[] = {"devices", "pids",           "blockIO",
+                                              "network", "hugepageLimits", NULL};
         JsonObject *res = NULL, *cpu = NULL;
 
         if (kc_json_get_object(linux_, "resources", false, &res) < 0) {

@@ -42,7 +42,8 @@ static int read_keyed(const char *path, const char *key, uint64_t *ret) {
         lines = g_strsplit(s, "\n", -1);
         for (char **l = lines; *l; l++)
                 if (strncmp(*l, key, klen) == 0 && (*l)[klen] == ' ')
-                        return g_ascii_string_to_unsigned(*l + klen + 1, 10, 0, G_MAXINT64, (guint64 *) ret, NULL)
+                        return g_ascii_string_to_unsigned(*l + klen + 1, 10, 0, G_MAXINT64, (guint64 *) ret,
+                                                          NULL)
                                        ? 0
                                        : -EBADMSG;
         return -ENOENT;
@@ -52,10 +53,13 @@ int container_stats(Agent *a, Container *c, JsonObject *result) {
         static const struct {
                 const char *file, *key, *member;
         } items[] = {
-                { "memory.current", NULL, "memory-usage" },   { "memory.max", NULL, "memory-limit" },
-                { "memory.peak", NULL, "memory-max-usage" },  { "cpu.stat", "usage_usec", "cpu-usage-usec" },
-                { "cpu.stat", "user_usec", "cpu-user-usec" }, { "cpu.stat", "system_usec", "cpu-system-usec" },
-                { "pids.current", NULL, "pids" },
+                {"memory.current", NULL, "memory-usage"},
+                {"memory.max", NULL, "memory-limit"},
+                {"memory.peak", NULL, "memory-max-usage"},
+                {"cpu.stat", "usage_usec", "cpu-usage-usec"},
+                {"cpu.stat", "user_usec", "cpu-user-usec"},
+                {"cpu.stat", "system_usec", "cpu-system-usec"},
+                {"pids.current", NULL, "pids"},
         };
         g_autofree char *dir = cgroup_file(a, c, "");
 

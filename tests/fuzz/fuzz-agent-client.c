@@ -22,9 +22,10 @@ static void on_reply(KcAgentClient *c, int result, JsonObject *reply, void *user
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const char hello[] = "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"f\",\"kernel\":\"k\"}";
+        static const char hello[] =
+                "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"f\",\"kernel\":\"k\"}";
         static bool initialised;
-        KcAgentClientOps ops = { .data = on_data, .event = on_event };
+        KcAgentClientOps ops = {.data = on_data, .event = on_event};
         KcAgentClient *c;
         g_autoptr(GByteArray) pre = g_byte_array_new();
         g_autoptr(JsonObject) req = NULL;
@@ -38,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 size_t off = 0;
                 KcFrame f;
                 size_t used;
-                while (off < size && kc_frame_decode(data + off, size - off, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used) == 1) {
+                while (off < size && kc_frame_decode(data + off, size - off, KC_FRAME_MAX_REQUEST_PAYLOAD,
+                                                     &f, &used) == 1) {
                         if (f.kind != KC_FRAME_DATA && f.kind != KC_FRAME_WINDOW) {
                                 JsonObject *o = NULL;
                                 if (kc_json_parse_object(f.payload, f.length, &o) == 0)

@@ -8,8 +8,6 @@
 #include "fd-util.h"
 #include "log.h"
 
-
-
 KcAgentClient *kc_agent_client_new(int fd, const KcAgentClientOps *ops, void *userdata) {
         KcAgentClient *c = g_new0(KcAgentClient, 1);
 
@@ -375,7 +373,7 @@ static int remaining_ms(int64_t deadline) {
 }
 
 int kc_agent_client_iterate(KcAgentClient *c, int timeout_ms) {
-        struct pollfd p = { .fd = c->fd };
+        struct pollfd p = {.fd = c->fd};
         int r;
 
         if (c->error != 0)

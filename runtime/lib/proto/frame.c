@@ -95,7 +95,8 @@ int kc_frame_append_window(GByteArray *out, uint32_t stream, uint32_t increment)
         return kc_frame_append(out, KC_FRAME_WINDOW, stream, p, sizeof p);
 }
 
-int kc_frame_decode(const uint8_t *buf, size_t len, uint32_t max_request, KcFrame *ret, size_t *ret_consumed) {
+int kc_frame_decode(const uint8_t *buf, size_t len, uint32_t max_request, KcFrame *ret,
+                    size_t *ret_consumed) {
         KcFrameKind kind;
         uint32_t id, length;
         int r;
@@ -128,7 +129,7 @@ int kc_frame_decode(const uint8_t *buf, size_t len, uint32_t max_request, KcFram
         if (len - KC_FRAME_HEADER_SIZE < length)
                 return 0;
 
-        *ret = (KcFrame) {
+        *ret = (KcFrame){
                 .kind = kind,
                 .id = id,
                 .length = length,

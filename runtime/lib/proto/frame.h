@@ -48,4 +48,5 @@ int kc_frame_append_window(GByteArray *out, uint32_t stream, uint32_t increment)
  *   -EPROTO: bad magic/version, unknown kind, id out of range for the kind;
  *   -EMSGSIZE: declared length over the limit (checked before the payload arrives);
  *   -EBADMSG: malformed window frame. */
-int kc_frame_decode(const uint8_t *buf, size_t len, uint32_t max_request, KcFrame *ret, size_t *ret_consumed);
+int kc_frame_decode(const uint8_t *buf, size_t len, uint32_t max_request, KcFrame *ret,
+                    size_t *ret_consumed);

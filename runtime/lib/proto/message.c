@@ -296,7 +296,7 @@ int kc_event_parse_hello(JsonObject *ev, KcHello *ret) {
 }
 
 int kc_exit_status_parse(JsonObject *obj, bool need_ids, KcExitStatus *ret) {
-        KcExitStatus st = { .exit_code = -1 };
+        KcExitStatus st = {.exit_code = -1};
         int64_t code = -1, sig = 0;
 
         if (kc_json_get_id(obj, "container-id", need_ids, &st.container_id) < 0 ||

@@ -108,12 +108,15 @@ JsonObject *make_spec(const char *const *args, bool tty) {
                 "\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"]}}";
         JsonObject *spec = NULL;
         JsonObject *caps = json_object_new();
-        const char *const capset[] = { "CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE", NULL };
+        const char *const capset[] = {"CAP_CHOWN",  "CAP_KILL",         "CAP_SETUID",
+                                      "CAP_SETGID", "CAP_DAC_OVERRIDE", NULL};
         JsonObject *process;
 
         g_assert(kc_json_parse_object(spec_text, strlen(spec_text), &spec) == 0);
         process = make_process(args, tty);
-        for (const char *k = "bounding"; k; k = strcmp(k, "bounding") == 0 ? "effective" : strcmp(k, "effective") == 0 ? "permitted" : NULL) {
+        for (const char *k = "bounding"; k; k = strcmp(k, "bounding") == 0    ? "effective"
+                                                : strcmp(k, "effective") == 0 ? "permitted"
+                                                                              : NULL) {
                 JsonArray *a = json_array_new();
                 for (const char *const *c = capset; *c; c++)
                         json_array_add_string_element(a, *c);
@@ -127,12 +130,13 @@ JsonObject *make_spec(const char *const *args, bool tty) {
 int prepare_rootfs(Ctx *ctx, const char *id) {
         g_autofree char *dir = g_build_filename(ctx->shared_dir, id, NULL);
         g_autofree char *rootfs = g_build_filename(dir, "rootfs", NULL);
-        const char *argv[] = { "cp", "-a", ctx->template, rootfs, NULL };
+        const char *argv[] = {"cp", "-a", ctx->template, rootfs, NULL};
         int status = -1;
 
         if (g_mkdir_with_parents(dir, 0755) < 0)
                 return -errno;
-        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL) ||
+        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                          NULL) ||
             status != 0)
                 return -EIO;
         return 0;
@@ -241,13 +245,14 @@ bool wait_output(Ctx *ctx, uint32_t stream, const char *needle, int timeout_ms) 
                         return true;
                 if (g_get_monotonic_time() > deadline)
                         return false;
-                if (kc_agent_client_iterate(ctx->client, 100) < 0 && kc_agent_client_get_error(ctx->client) < 0)
+                if (kc_agent_client_iterate(ctx->client, 100) < 0 &&
+                    kc_agent_client_get_error(ctx->client) < 0)
                         return false;
         }
 }
 
 int connect_unix(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0 || strlen(path) >= sizeof sa.sun_path)

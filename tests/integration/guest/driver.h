@@ -14,7 +14,7 @@ typedef struct Ctx {
         GHashTable *eofs; /* stream id set */
         GPtrArray *exit_events;
         GPtrArray *oom_events; /* container ids */
-        uint32_t held_stream; /* not credited back while set */
+        uint32_t held_stream;  /* not credited back while set */
         const char *shared_dir;
         const char *template;
         const char *prefix;

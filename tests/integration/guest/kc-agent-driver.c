@@ -23,7 +23,7 @@ static bool has_exit_event(Ctx *ctx, const char *id, const char *exec_id, int co
 }
 
 static void test_outputs(Ctx *ctx) {
-        const char *args[] = { "/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL };
+        const char *args[] = {"/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL};
         g_autofree char *id = cid(ctx, "out");
         g_autofree char *out = NULL, *err = NULL;
         Streams s = {};
@@ -35,19 +35,20 @@ static void test_outputs(Ctx *ctx) {
         ok(ctx, r == 0, "container exits 0 (got %d)", r);
         ok(ctx, strcmp(out, "to-stdout\n") == 0, "stdout on the stdout stream (got '%s')", out);
         ok(ctx, strcmp(err, "to-stderr\n") == 0, "stderr on the stderr stream (got '%s')", err);
-        ok(ctx, g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.out)) &&
-                        g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.err)),
+        ok(ctx,
+           g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.out)) &&
+                   g_hash_table_contains(ctx->eofs, GUINT_TO_POINTER(s.err)),
            "both output streams ended before the exit status");
         ok(ctx, has_exit_event(ctx, id, NULL, 0), "exit event with code 0");
 }
 
 static void test_exit_codes(Ctx *ctx) {
-        static const int codes[] = { 1, 42 };
+        static const int codes[] = {1, 42};
 
         for (size_t i = 0; i < G_N_ELEMENTS(codes); i++) {
                 g_autofree char *script = g_strdup_printf("exit %d", codes[i]);
                 g_autofree char *name = g_strdup_printf("exit%d", codes[i]);
-                const char *args[] = { "/bin/sh", "-c", script, NULL };
+                const char *args[] = {"/bin/sh", "-c", script, NULL};
                 KcExitStatus st = {};
                 int r = run_simple(ctx, name, args, NULL, &st);
                 ok(ctx, r == codes[i] && st.signal == 0, "exit code %d is exact (got %d)", codes[i], r);
@@ -55,7 +56,7 @@ static void test_exit_codes(Ctx *ctx) {
 }
 
 static void test_signal(Ctx *ctx) {
-        const char *args[] = { "/bin/sleep", "1000", NULL };
+        const char *args[] = {"/bin/sleep", "1000", NULL};
         g_autofree char *id = cid(ctx, "sig");
         g_autoptr(JsonObject) req = kc_request_new("signal");
         KcExitStatus st = {};
@@ -76,10 +77,10 @@ static void test_signal(Ctx *ctx) {
 }
 
 static void test_exec(Ctx *ctx) {
-        const char *args[] = { "/bin/sleep", "1000", NULL };
-        const char *e1[] = { "/bin/sh", "-c", "echo exec-out; echo exec-err >&2; exit 3", NULL };
-        const char *e2[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
-        const char *e3[] = { "/bin/sh", "-c", "cat /proc/1/cmdline", NULL };
+        const char *args[] = {"/bin/sleep", "1000", NULL};
+        const char *e1[] = {"/bin/sh", "-c", "echo exec-out; echo exec-err >&2; exit 3", NULL};
+        const char *e2[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
+        const char *e3[] = {"/bin/sh", "-c", "cat /proc/1/cmdline", NULL};
         g_autofree char *id = cid(ctx, "exec");
         g_autofree char *out = NULL, *err = NULL, *cmdline = NULL;
         Streams s1 = {}, s2 = {}, s3 = {};
@@ -101,12 +102,14 @@ static void test_exec(Ctx *ctx) {
         r = exec_in(ctx, id, "e2", e2, false, &s2);
         if (r == 0)
                 r = wait_for(ctx, id, "e2", &st);
-        ok(ctx, r == 128 + SIGTERM && st.signal == SIGTERM, "exec killed by SIGTERM reported as signal 15 (got %d)", r);
+        ok(ctx, r == 128 + SIGTERM && st.signal == SIGTERM,
+           "exec killed by SIGTERM reported as signal 15 (got %d)", r);
         r = exec_in(ctx, id, "e3", e3, false, &s3);
         if (r == 0)
                 r = wait_for(ctx, id, "e3", NULL);
         cmdline = stream_text(ctx, s3.out);
-        ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"), "exec runs inside the container's namespaces");
+        ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"),
+           "exec runs inside the container's namespaces");
         {
                 g_autoptr(JsonObject) rm = kc_request_new("remove-container");
                 json_object_set_string_member(rm, "container-id", id);
@@ -131,7 +134,7 @@ static void test_exec(Ctx *ctx) {
 }
 
 static void test_tty(Ctx *ctx) {
-        const char *args[] = { "/bin/sh", "-c", "echo ready; read line; stty size; exit 7", NULL };
+        const char *args[] = {"/bin/sh", "-c", "echo ready; read line; stty size; exit 7", NULL};
         g_autofree char *id = cid(ctx, "tty");
         g_autoptr(JsonObject) resize = kc_request_new("resize");
         g_autofree char *out = NULL;
@@ -156,7 +159,7 @@ static void test_tty(Ctx *ctx) {
 }
 
 static void test_stdin_eof(Ctx *ctx) {
-        const char *args[] = { "/bin/sh", "-c", "cat; echo eof-seen", NULL };
+        const char *args[] = {"/bin/sh", "-c", "cat; echo eof-seen", NULL};
         g_autofree char *id = cid(ctx, "stdin");
         g_autofree char *out = NULL;
         Streams s = {};
@@ -172,15 +175,15 @@ static void test_stdin_eof(Ctx *ctx) {
         if (r == 0)
                 r = wait_for(ctx, id, NULL, NULL);
         out = stream_text(ctx, s.out);
-        ok(ctx, r == 0 && strcmp(out, "line one\neof-seen\n") == 0, "stdin bytes then EOF reach the process (%d, '%s')",
-           r, out);
+        ok(ctx, r == 0 && strcmp(out, "line one\neof-seen\n") == 0,
+           "stdin bytes then EOF reach the process (%d, '%s')", r, out);
         (void) simple(ctx, "remove-container", id, NULL);
 }
 
 static void test_two_containers(Ctx *ctx) {
-        const char *a_args[] = { "/bin/sh", "-c", "for i in 1 2 3; do echo a$i; sleep 0.1; done", NULL };
+        const char *a_args[] = {"/bin/sh", "-c", "for i in 1 2 3; do echo a$i; sleep 0.1; done", NULL};
         /* Much more output than one credit window: flow control must keep both moving. */
-        const char *b_args[] = { "/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=2048 2>/dev/null", NULL };
+        const char *b_args[] = {"/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=2048 2>/dev/null", NULL};
         g_autofree char *a = cid(ctx, "two-a"), *b = cid(ctx, "two-b"), *out = NULL;
         Streams sa = {}, sb = {};
         int ra, rb, r;
@@ -197,18 +200,19 @@ static void test_two_containers(Ctx *ctx) {
         rb = wait_for(ctx, b, NULL, NULL);
         out = stream_text(ctx, sa.out);
         ok(ctx, ra == 0 && strcmp(out, "a1\na2\na3\n") == 0, "first container's output intact ('%s')", out);
-        ok(ctx, rb == 0 && stream_len(ctx, sb.out) == 2048 * 1024, "second container's 2 MiB arrived whole (%zu bytes)",
-           stream_len(ctx, sb.out));
+        ok(ctx, rb == 0 && stream_len(ctx, sb.out) == 2048 * 1024,
+           "second container's 2 MiB arrived whole (%zu bytes)", stream_len(ctx, sb.out));
         (void) simple(ctx, "remove-container", a, NULL);
         (void) simple(ctx, "remove-container", b, NULL);
 }
 
 /* One stream whose consumer stops reading must not hold up another container or a request. */
 static void test_slow_consumer(Ctx *ctx) {
-        const char *big_args[] = { "/bin/sh", "-c", "dd if=/dev/zero bs=1024 count=1024 2>/dev/null; echo big-done >&2",
-                                   NULL };
-        const char *small_args[] = { "/bin/sh", "-c", "echo small-done", NULL };
-        g_autofree char *big = cid(ctx, "slow-big"), *small = cid(ctx, "slow-small"), *out = NULL, *err = NULL;
+        const char *big_args[] = {"/bin/sh", "-c",
+                                  "dd if=/dev/zero bs=1024 count=1024 2>/dev/null; echo big-done >&2", NULL};
+        const char *small_args[] = {"/bin/sh", "-c", "echo small-done", NULL};
+        g_autofree char *big = cid(ctx, "slow-big"), *small = cid(ctx, "slow-small"), *out = NULL,
+                        *err = NULL;
         g_autoptr(JsonObject) ping = kc_request_new("ping");
         g_autoptr(JsonObject) state = kc_request_new("state");
         g_autoptr(JsonObject) st = NULL;
@@ -225,8 +229,8 @@ static void test_slow_consumer(Ctx *ctx) {
         for (int i = 0; r == 0 && i < 100 && stream_len(ctx, sb.out) < KC_WINDOW_INITIAL; i++)
                 (void) kc_agent_client_iterate(ctx->client, 50);
         held = stream_len(ctx, sb.out);
-        ok(ctx, r == 0 && held == KC_WINDOW_INITIAL, "a stalled consumer receives exactly one window (%zu bytes)",
-           held);
+        ok(ctx, r == 0 && held == KC_WINDOW_INITIAL,
+           "a stalled consumer receives exactly one window (%zu bytes)", held);
         rs = run_simple(ctx, "slow-small", small_args, &ss, NULL);
         out = stream_text(ctx, ss.out);
         ok(ctx, rs == 0 && strcmp(out, "small-done\n") == 0,
@@ -264,7 +268,7 @@ static void test_errors(Ctx *ctx) {
 }
 
 static void test_stats(Ctx *ctx) {
-        const char *args[] = { "/bin/sleep", "1000", NULL };
+        const char *args[] = {"/bin/sleep", "1000", NULL};
         g_autofree char *id = cid(ctx, "stats");
         g_autoptr(JsonObject) req = kc_request_new("stats");
         g_autoptr(JsonObject) reply = NULL;
@@ -280,7 +284,8 @@ static void test_stats(Ctx *ctx) {
         if (r == 0 && (kc_json_get_int(reply, "memory-usage", 1, G_MAXINT64, true, &mem) < 0 ||
                        kc_json_get_int(reply, "pids", 1, G_MAXINT64, true, &pids) < 0))
                 r = -EBADMSG;
-        ok(ctx, r == 0, "stats from the guest cgroup (%d: memory %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " pids)",
+        ok(ctx, r == 0,
+           "stats from the guest cgroup (%d: memory %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " pids)",
            r, mem, pids);
         (void) simple(ctx, "remove-container", id, NULL);
 }
@@ -294,7 +299,8 @@ static bool has_oom(Ctx *ctx, const char *id) {
 
 /* A 16 MiB container filling a tmpfs: the guest kernel OOM-kills it and the agent says so. */
 static void test_oom(Ctx *ctx) {
-        const char *args[] = { "/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60; sleep 1000", NULL };
+        const char *args[] = {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60; sleep 1000",
+                              NULL};
         g_autofree char *id = cid(ctx, "oom");
         g_autoptr(JsonObject) req = kc_request_new("create-container");
         JsonObject *spec = make_spec(args, false);
@@ -328,19 +334,19 @@ int main(int argc, char **argv) {
         gboolean stats = false;
         int channel_fd = -1;
         GOptionEntry entries[] = {
-                { "agent", 0, 0, G_OPTION_ARG_FILENAME, &agent, "host mode: kata-agent binary", "PATH" },
-                { "runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "host mode: OCI runtime", "PATH" },
-                { "work", 0, 0, G_OPTION_ARG_FILENAME, &work, "work directory (shared dir, state)", "DIR" },
-                { "connect", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "VM mode: the agent socket", "PATH" },
-                { "fd", 0, 0, G_OPTION_ARG_INT, &channel_fd, "VM mode: an inherited agent channel fd", "N" },
-                { "template", 0, 0, G_OPTION_ARG_FILENAME, &template, "busybox rootfs to copy", "DIR" },
-                { "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "container id prefix", "STR" },
-                { "stats", 0, 0, G_OPTION_ARG_NONE, &stats, "also check stats (cgroup2 guest)", NULL },
+                {"agent", 0, 0, G_OPTION_ARG_FILENAME, &agent, "host mode: kata-agent binary", "PATH"},
+                {"runtime", 0, 0, G_OPTION_ARG_FILENAME, &runtime, "host mode: OCI runtime", "PATH"},
+                {"work", 0, 0, G_OPTION_ARG_FILENAME, &work, "work directory (shared dir, state)", "DIR"},
+                {"connect", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "VM mode: the agent socket", "PATH"},
+                {"fd", 0, 0, G_OPTION_ARG_INT, &channel_fd, "VM mode: an inherited agent channel fd", "N"},
+                {"template", 0, 0, G_OPTION_ARG_FILENAME, &template, "busybox rootfs to copy", "DIR"},
+                {"prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "container id prefix", "STR"},
+                {"stats", 0, 0, G_OPTION_ARG_NONE, &stats, "also check stats (cgroup2 guest)", NULL},
                 {},
         };
         g_autoptr(GOptionContext) octx = g_option_context_new("- kata-agent scenarios (TAP)");
         g_autoptr(GError) error = NULL;
-        KcAgentClientOps ops = { .event = on_event, .data = on_data };
+        KcAgentClientOps ops = {.event = on_event, .data = on_data};
         g_autofree char *shared = NULL;
         Ctx ctx = {};
         pid_t agent_pid = -1;
@@ -350,7 +356,9 @@ int main(int argc, char **argv) {
         g_option_context_add_main_entries(octx, entries, NULL);
         if (!g_option_context_parse(octx, &argc, &argv, &error) || !work || !template ||
             (!socket_path && channel_fd < 0 && (!agent || !runtime))) {
-                printf("1..1\nnot ok 1 - usage: %s\n", error ? error->message : "--work, --template and --agent/--runtime or --connect needed");
+                printf("1..1\nnot ok 1 - usage: %s\n",
+                       error ? error->message
+                             : "--work, --template and --agent/--runtime or --connect needed");
                 return 1;
         }
         kc_log_set_ident("kc-agent-driver");
@@ -358,7 +366,8 @@ int main(int argc, char **argv) {
         ctx.shared_dir = shared;
         ctx.template = template;
         ctx.prefix = prefix ?: "kc";
-        ctx.bufs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_byte_array_unref);
+        ctx.bufs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                         (GDestroyNotify) g_byte_array_unref);
         ctx.eofs = g_hash_table_new(g_direct_hash, g_direct_equal);
         ctx.exit_events = g_ptr_array_new_with_free_func((GDestroyNotify) json_object_unref);
         ctx.oom_events = g_ptr_array_new_with_free_func(g_free);
@@ -386,8 +395,9 @@ int main(int argc, char **argv) {
                 agent_pid = fork();
                 if (agent_pid == 0) {
                         (void) fd_set_cloexec(sv[1], false);
-                        execl(agent, agent, "--no-init", "--channel-fd", fdarg, "--runtime", runtime, "--runtime-root",
-                              root, "--shared-dir", shared, "--state-dir", state, "--log-level", "info", NULL);
+                        execl(agent, agent, "--no-init", "--channel-fd", fdarg, "--runtime", runtime,
+                              "--runtime-root", root, "--shared-dir", shared, "--state-dir", state,
+                              "--log-level", "info", NULL);
                         _exit(127);
                 }
                 close(sv[1]);
@@ -414,7 +424,8 @@ int main(int argc, char **argv) {
                 json_array_add_string_element(dns, "nameserver 10.0.2.3");
                 json_object_set_string_member(sb, "hostname", "kc-guest-test");
                 json_object_set_array_member(sb, "dns", dns);
-                json_object_set_string_member(fs, "type", vm ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
+                json_object_set_string_member(fs, "type",
+                                              vm ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
                 json_object_set_string_member(fs, "tag", "kataShared");
                 json_object_set_object_member(sb, "shared-fs", fs);
                 r = call(&ctx, sb, NULL);
@@ -442,12 +453,14 @@ int main(int argc, char **argv) {
                 int status = 0;
                 kc_agent_client_free(g_steal_pointer(&ctx.client));
                 r = waitpid(agent_pid, &status, 0);
-                ok(&ctx, r == agent_pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "host-mode agent exited 0");
+                ok(&ctx, r == agent_pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                   "host-mode agent exited 0");
         } else {
                 /* The VM powers off: the channel closes. */
                 while (kc_agent_client_iterate(ctx.client, 30000) == 0)
                         ;
-                ok(&ctx, kc_agent_client_get_error(ctx.client) == -ECONNRESET, "channel closed after destroy-sandbox");
+                ok(&ctx, kc_agent_client_get_error(ctx.client) == -ECONNRESET,
+                   "channel closed after destroy-sandbox");
                 kc_agent_client_free(g_steal_pointer(&ctx.client));
         }
         printf("1..%d\n", ctx.tests);

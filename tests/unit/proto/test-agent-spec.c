@@ -7,7 +7,8 @@
 
 static const char *const host_spec =
         "{\"ociVersion\":\"1.0.2\","
-        "\"process\":{\"args\":[\"/bin/sh\"],\"terminal\":true,\"selinuxLabel\":\"system_u:system_r:container_t:s0\","
+        "\"process\":{\"args\":[\"/bin/"
+        "sh\"],\"terminal\":true,\"selinuxLabel\":\"system_u:system_r:container_t:s0\","
         "\"apparmorProfile\":\"x\",\"capabilities\":{\"bounding\":[\"CAP_KILL\"]}},"
         "\"root\":{\"path\":\"/var/lib/containers/storage/overlay/abc/merged\",\"readonly\":true},"
         "\"hooks\":{\"prestart\":[{\"path\":\"/usr/bin/hook\"}]},"
@@ -18,11 +19,13 @@ static const char *const host_spec =
         "\"options\":[\"rbind\"]},"
         "{\"destination\":\"/data\",\"source\":\"/run/kata-containers/shared/containers/c1-vol\","
         "\"options\":[\"rbind\",\"rw\"]},"
-        "{\"destination\":\"/evil\",\"type\":\"bind\",\"source\":\"/run/kata-containers/shared/containers/../../etc\"},"
+        "{\"destination\":\"/evil\",\"type\":\"bind\",\"source\":\"/run/kata-containers/shared/containers/"
+        "../../etc\"},"
         "{\"destination\":\"/x\",\"type\":\"nfs\",\"source\":\"srv:/x\"},"
         "{\"destination\":\"/dev/shm\",\"type\":\"bind\",\"source\":\"/run/containers/storage/abc/shm\","
         "\"options\":[\"rbind\"]}],"
-        "\"linux\":{\"cgroupsPath\":\"kubepods-besteffort.slice:crio:abc\",\"mountLabel\":\"system_u:object_r:x\","
+        "\"linux\":{\"cgroupsPath\":\"kubepods-besteffort.slice:crio:abc\",\"mountLabel\":\"system_u:object_"
+        "r:x\","
         "\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,\"minor\":229}],"
         "\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/var/run/netns/abc\"},"
         "{\"type\":\"ipc\",\"path\":\"/proc/42/ns/ipc\"},{\"type\":\"cgroup\"},{\"type\":\"mount\"}],"
@@ -86,10 +89,11 @@ static void test_translate(void) {
         g_string_truncate(kept, 0);
         for (guint i = 0; i < json_array_get_length(mounts); i++)
                 g_string_append_printf(kept, "%s ",
-                                       json_object_get_string_member(json_array_get_object_element(mounts, i),
-                                                                     "destination"));
+                                       json_object_get_string_member(
+                                               json_array_get_object_element(mounts, i), "destination"));
         g_assert_cmpstr(kept->str, ==, "/proc /data /dev/shm ");
-        g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(mounts, 2), "type"), ==, "tmpfs");
+        g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(mounts, 2), "type"), ==,
+                        "tmpfs");
 }
 
 static void test_tty_and_process(void) {
@@ -109,14 +113,18 @@ static void test_tty_and_process(void) {
 
 static void test_invalid(void) {
         g_autoptr(JsonObject) a = translate("{\"root\":{\"path\":\"x\"}}", false, -EINVAL); /* no process */
-        g_autoptr(JsonObject) b = translate("{\"process\":{\"args\":[\"sh\"]},\"mounts\":{}}", false, -EINVAL);
-        g_autoptr(JsonObject) c = translate("{\"process\":{\"args\":[\"sh\"]},\"linux\":[]}", false, -EINVAL);
-        g_autoptr(JsonObject) d = translate("{\"process\":{\"args\":[\"sh\"]},\"root\":{\"readonly\":\"yes\"}}", false,
-                                            -EINVAL);
-        g_autoptr(JsonObject) e = translate("{\"process\":{\"args\":[\"sh\"]}}", false, 0); /* minimal is fine */
+        g_autoptr(JsonObject) b =
+                translate("{\"process\":{\"args\":[\"sh\"]},\"mounts\":{}}", false, -EINVAL);
+        g_autoptr(JsonObject) c =
+                translate("{\"process\":{\"args\":[\"sh\"]},\"linux\":[]}", false, -EINVAL);
+        g_autoptr(JsonObject) d = translate(
+                "{\"process\":{\"args\":[\"sh\"]},\"root\":{\"readonly\":\"yes\"}}", false, -EINVAL);
+        g_autoptr(JsonObject) e =
+                translate("{\"process\":{\"args\":[\"sh\"]}}", false, 0); /* minimal is fine */
 
-        g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(e, "linux"), "cgroupsPath"), ==,
-                        "/kata/c1");
+        g_assert_cmpstr(
+                json_object_get_string_member(json_object_get_object_member(e, "linux"), "cgroupsPath"), ==,
+                "/kata/c1");
 }
 
 int main(int argc, char **argv) {

@@ -42,7 +42,8 @@ static void send_json(Peer *p, KcFrameKind kind, uint32_t id, const char *json) 
 }
 
 static void send_hello(Peer *p) {
-        send_json(p, KC_FRAME_EVENT, 0, "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
+        send_json(p, KC_FRAME_EVENT, 0,
+                  "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
 }
 
 /* Reads one frame the client sent (waits up to 2 s); returns false when none came. */
@@ -59,7 +60,7 @@ static bool peer_read(Peer *p, KcFrame *f, GByteArray **ret_payload) {
                         *ret_payload = payload;
                         return true;
                 }
-                struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+                struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
                 int left = (int) ((deadline - g_get_monotonic_time()) / 1000);
                 if (left <= 0 || poll(&pfd, 1, left) <= 0)
                         return false;
@@ -248,11 +249,13 @@ static void test_hostile(void) {
         g_autoptr(GByteArray) wrong_type = frame(KC_FRAME_REPLY, 1, "{\"ok\":1}");
         g_autoptr(GByteArray) request = frame(KC_FRAME_REQUEST, 1, "{\"type\":\"ping\"}");
         g_autoptr(GByteArray) hello2 =
-                frame(KC_FRAME_EVENT, 0, "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
+                frame(KC_FRAME_EVENT, 0,
+                      "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
         g_autoptr(GByteArray) v2 =
-                frame(KC_FRAME_EVENT, 0, "{\"type\":\"hello\",\"protocol\":2,\"agent-version\":\"t\",\"kernel\":\"k\"}");
+                frame(KC_FRAME_EVENT, 0,
+                      "{\"type\":\"hello\",\"protocol\":2,\"agent-version\":\"t\",\"kernel\":\"k\"}");
         g_autoptr(GByteArray) no_type = frame(KC_FRAME_EVENT, 0, "{\"kind\":\"exit\"}");
-        const uint8_t oversized[] = { 0x4B, 0x43, 1, KC_FRAME_DATA, 0, 0, 0, 1, 0, 1, 0, 1 };
+        const uint8_t oversized[] = {0x4B, 0x43, 1, KC_FRAME_DATA, 0, 0, 0, 1, 0, 1, 0, 1};
         const uint8_t garbage[] = "\x00\x01garbage";
 
         expect_fatal(before_hello->data, before_hello->len, false, -EPROTO);
@@ -327,7 +330,7 @@ static void test_stream_windows(void) {
         }
         g_assert_cmpuint(total, ==, KC_WINDOW_INITIAL);
         {
-                uint8_t inc[4] = { 0, 0, 0x10, 0 };
+                uint8_t inc[4] = {0, 0, 0x10, 0};
                 send_frame(&p, KC_FRAME_WINDOW, in, (const char *) inc, 4);
         }
         /* Drain what the client wrote so its queue can move. */
@@ -372,10 +375,11 @@ static void test_window_overrun(void) {
 }
 
 static void test_feed(void) {
-        Seen s = { .data = g_byte_array_new() };
+        Seen s = {.data = g_byte_array_new()};
         KcAgentClient *c = kc_agent_client_new(-1, &ops, &s);
         g_autoptr(GByteArray) hello =
-                frame(KC_FRAME_EVENT, 0, "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
+                frame(KC_FRAME_EVENT, 0,
+                      "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"t\",\"kernel\":\"k\"}");
 
         /* One byte at a time: frames split anywhere still decode. */
         for (guint i = 0; i < hello->len; i++)

@@ -8,8 +8,9 @@
 static GByteArray *header(uint16_t magic, uint8_t version, uint8_t kind, uint32_t id, uint32_t length) {
         GByteArray *b = g_byte_array_new();
         uint8_t h[12] = {
-                magic >> 8, magic & 0xff, version, kind, id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff,
-                length >> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff,
+                magic >> 8,           magic & 0xff,     version,   kind,         id >> 24,
+                (id >> 16) & 0xff,    (id >> 8) & 0xff, id & 0xff, length >> 24, (length >> 16) & 0xff,
+                (length >> 8) & 0xff, length & 0xff,
         };
         g_byte_array_append(b, h, sizeof h);
         return b;
@@ -111,11 +112,13 @@ static void test_oversized(void) {
         g_assert_cmpint(kc_frame_decode(req->data, req->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used), ==,
                         -EMSGSIZE);
         /* The encoder refuses what the decoder would refuse. */
-        g_assert_cmpint(kc_frame_append(enc, KC_FRAME_DATA, 1, big, KC_FRAME_MAX_PAYLOAD + 1), ==, -EMSGSIZE);
+        g_assert_cmpint(kc_frame_append(enc, KC_FRAME_DATA, 1, big, KC_FRAME_MAX_PAYLOAD + 1), ==,
+                        -EMSGSIZE);
         g_assert_cmpint(kc_frame_append(enc, KC_FRAME_REQUEST, 1, big, KC_FRAME_MAX_REQUEST_PAYLOAD), ==, 0);
         g_assert_cmpint(kc_frame_append(enc, KC_FRAME_REQUEST, 1, big, KC_FRAME_MAX_REQUEST_PAYLOAD + 1), ==,
                         -EMSGSIZE);
-        g_assert_cmpint(kc_frame_decode(enc->data, enc->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used), ==, 1);
+        g_assert_cmpint(kc_frame_decode(enc->data, enc->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used), ==,
+                        1);
         g_assert_cmpuint(f.length, ==, KC_FRAME_MAX_REQUEST_PAYLOAD);
 }
 
@@ -143,11 +146,12 @@ static void test_ids(void) {
                 /* The host never accepts a request; the agent does. */
                 g_autoptr(GByteArray) h = header(0x4B43, 1, KC_FRAME_REQUEST, 1, 0);
                 g_assert_cmpint(kc_frame_decode(h->data, h->len, 0, &f, &used), ==, -EPROTO);
-                g_assert_cmpint(kc_frame_decode(h->data, h->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used), ==, 1);
+                g_assert_cmpint(kc_frame_decode(h->data, h->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used),
+                                ==, 1);
         }
         {
                 g_autoptr(GByteArray) h = header(0x4B43, 1, KC_FRAME_WINDOW, 1, 4);
-                const uint8_t zero[4] = {}, too_big[4] = { 0x80, 0, 0, 0 };
+                const uint8_t zero[4] = {}, too_big[4] = {0x80, 0, 0, 0};
                 g_byte_array_append(h, zero, 4);
                 g_assert_cmpint(kc_frame_decode(h->data, h->len, 0, &f, &used), ==, -EBADMSG);
                 memcpy(h->data + 12, too_big, 4);

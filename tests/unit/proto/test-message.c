@@ -39,14 +39,14 @@ static void test_bad_json(void) {
         g_autoptr(GString) wide = g_string_new("{\"a\":[");
 
         g_assert_cmpint(parse_r("", 0), ==, -EBADMSG);
-        g_assert_cmpint(parse_r("[]", 2), ==, -EBADMSG);        /* not an object */
+        g_assert_cmpint(parse_r("[]", 2), ==, -EBADMSG); /* not an object */
         g_assert_cmpint(parse_r("\"x\"", 3), ==, -EBADMSG);
-        g_assert_cmpint(parse_r("{", 1), ==, -EBADMSG);         /* truncated */
+        g_assert_cmpint(parse_r("{", 1), ==, -EBADMSG); /* truncated */
         g_assert_cmpint(parse_r("{\"a\":}", 6), ==, -EBADMSG);
         g_assert_cmpint(parse_r("{}}", 3), ==, -EBADMSG);
         g_assert_cmpint(parse_r("{\"a\":\"\xff\"}", 8), ==, -EBADMSG); /* not UTF-8 */
         g_assert_cmpint(parse_r("{\"a\":1}\0{}", 10), ==, -EBADMSG);   /* NUL inside */
-        g_assert_cmpint(parse_r("{\"a\":\"]]]\"}", 11), ==, 0);       /* brackets in strings do not count */
+        g_assert_cmpint(parse_r("{\"a\":\"]]]\"}", 11), ==, 0);        /* brackets in strings do not count */
         g_assert_cmpint(parse_r("{\"a\":\"\\\"]\"}", 11), ==, 0);
 
         /* Deep nesting is refused before json-glib recurses into it. */
@@ -80,7 +80,7 @@ static void test_getters(void) {
 
         g_assert_cmpint(kc_json_get_string(o, "s", 16, true, &s), ==, 0);
         g_assert_cmpstr(s, ==, "str");
-        g_assert_cmpint(kc_json_get_string(o, "s", 2, true, &s), ==, -EINVAL); /* too long */
+        g_assert_cmpint(kc_json_get_string(o, "s", 2, true, &s), ==, -EINVAL);  /* too long */
         g_assert_cmpint(kc_json_get_string(o, "i", 16, true, &s), ==, -EINVAL); /* wrong type */
         g_assert_cmpint(kc_json_get_string(o, "missing", 16, true, &s), ==, -ENOENT);
         s = "default";
@@ -91,7 +91,7 @@ static void test_getters(void) {
         g_assert_cmpint(kc_json_get_int(o, "i", 0, 100, true, &i), ==, 0);
         g_assert_cmpint(i, ==, 42);
         g_assert_cmpint(kc_json_get_int(o, "i", 0, 41, true, &i), ==, -EINVAL);
-        g_assert_cmpint(kc_json_get_int(o, "f", 0, 100, true, &i), ==, -EINVAL); /* no fractions */
+        g_assert_cmpint(kc_json_get_int(o, "f", 0, 100, true, &i), ==, -EINVAL);  /* no fractions */
         g_assert_cmpint(kc_json_get_int(o, "is", 0, 100, true, &i), ==, -EINVAL); /* no numeric strings */
         g_assert_cmpint(kc_json_get_int(o, "b", 0, 100, true, &i), ==, -EINVAL);
         g_assert_cmpint(kc_json_get_int(o, "big", 0, INT32_MAX, true, &i), ==, -EINVAL);
@@ -142,21 +142,24 @@ static void test_replies(void) {
 static void test_hello(void) {
         KcHello h;
         {
-                g_autoptr(JsonObject) o = parse("{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"0.1\","
-                                                "\"kernel\":\"6.1.0\"}");
+                g_autoptr(JsonObject) o =
+                        parse("{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"0.1\","
+                              "\"kernel\":\"6.1.0\"}");
                 g_assert_cmpint(kc_event_parse_hello(o, &h), ==, 0);
                 g_assert_cmpint(h.protocol, ==, 1);
                 g_assert_cmpstr(h.kernel, ==, "6.1.0");
         }
         {
-                g_autoptr(JsonObject) o = parse("{\"type\":\"hello\",\"protocol\":\"1\",\"agent-version\":\"0.1\","
-                                                "\"kernel\":\"6.1.0\"}");
+                g_autoptr(JsonObject) o =
+                        parse("{\"type\":\"hello\",\"protocol\":\"1\",\"agent-version\":\"0.1\","
+                              "\"kernel\":\"6.1.0\"}");
                 g_assert_cmpint(kc_event_parse_hello(o, &h), ==, -EBADMSG);
         }
         {
                 g_autofree char *long_kernel = g_strnfill(300, 'k');
                 g_autofree char *text = g_strdup_printf(
-                        "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"0.1\",\"kernel\":\"%s\"}", long_kernel);
+                        "{\"type\":\"hello\",\"protocol\":1,\"agent-version\":\"0.1\",\"kernel\":\"%s\"}",
+                        long_kernel);
                 g_autoptr(JsonObject) o = parse(text);
                 g_assert_cmpint(kc_event_parse_hello(o, &h), ==, -EBADMSG);
         }
