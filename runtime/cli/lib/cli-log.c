@@ -89,7 +89,10 @@ static void journal_send(const KcLogRecord *rec) {
         for (size_t i = 0; fields[i]; i++)
                 if (g_str_has_prefix(fields[i], "CONTAINER_ID_FULL="))
                         cid = fields[i] + strlen("CONTAINER_ID_FULL=");
-        (void) sd_journal_send_with_location("CODE_FILE=", rec->file, "CODE_LINE=", rec->line, rec->func,
+        g_autofree char *file = g_strdup_printf("CODE_FILE=%s", rec->file);
+        g_autofree char *line = g_strdup_printf("CODE_LINE=%d", rec->line);
+
+        (void) sd_journal_send_with_location(file, line, rec->func,
                                              "MESSAGE=%s", rec->message, "PRIORITY=%d", rec->priority,
                                              "SYSLOG_IDENTIFIER=%s", kc_log_get_ident(),
                                              cid ? "CONTAINER_ID_FULL=%s" : NULL, cid, NULL);
