@@ -23,6 +23,16 @@ type container_kvm_var_run_t;
 files_type(container_kvm_var_run_t)
 """
 
+# A policy of someone else's using our interfaces (selinux/kata_conmon.if).
+USER_TE = """policy_module(kc_test_if_user, 1.0.0)
+type kc_test_if_user_t;
+domain_type(kc_test_if_user_t)
+kata_conmon_exec(kc_test_if_user_t)
+kata_conmon_read_config(kc_test_if_user_t)
+kata_conmon_read_state(kc_test_if_user_t)
+kata_conmon_read_cache(kc_test_if_user_t)
+"""
+
 # Negative controls: the same reference to a type no policy has, outside and inside
 # optional_policy. Both compile; only the second may link.
 BROKEN_TE = """policy_module(kc_test_broken, 1.0.0)
@@ -83,9 +93,13 @@ def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, **kw)
 
 
-def compile_module(workdir, name, text):
+def compile_module(workdir, name, text, interfaces_of=None):
     d = os.path.join(workdir, name)
     os.makedirs(d)
+    if interfaces_of:
+        # The devel Makefile reads the .if of every .te in the current directory.
+        for ext in ("te", "if", "fc"):
+            shutil.copy(interfaces_of + "." + ext, d)
     for ext, body in (("te", text), ("if", ""), ("fc", "")):
         with open(os.path.join(d, name + "." + ext), "w") as f:
             f.write(body)
@@ -151,6 +165,9 @@ def rules(policy, kind, src, tgt, cls, perms=None):
 
 def main():
     pp = os.environ.get("KC_SELINUX_PP", "")
+    src = os.environ.get("KC_SOURCE_DIR", "")
+    if not src or not os.path.isfile(os.path.join(src, "selinux", "kata_conmon.if")):
+        bail("KC_SOURCE_DIR=%r does not hold selinux/kata_conmon.if (run through meson test)" % src)
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         bail("missing tools %s (apt-get install policycoreutils setools selinux-utils checkpolicy make)" % " ".join(missing))
@@ -169,7 +186,7 @@ def main():
     if not os.path.isdir(os.path.join("/var/lib/selinux", store)):
         bail("no policy store /var/lib/selinux/%s (apt-get install selinux-policy-default)" % store)
 
-    print("1..24")
+    print("1..28")
     with tempfile.TemporaryDirectory(prefix="kc-selinux-") as tmp:
         st = Store(os.path.join(tmp, "root"), store)
         base_policy = st.policy()
@@ -229,16 +246,23 @@ def main():
         tap(not has_type(policy, "container_runtime_t") or host_has_container,
             "our module declares no container-selinux type itself")
 
-        # 12-20: with container-selinux present (a stand-in module when the host has none),
+        # 12-24: with container-selinux present (a stand-in module when the host has none),
         # relinking enables our optional blocks.
+        ok, user, log = compile_module(tmp, "kc_test_if_user", USER_TE,
+                                       os.path.join(src, "selinux", "kata_conmon"))
+        if not ok:
+            bail("cannot compile a module using kata_conmon.if: " + log)
         if not host_has_container:
             ok, stub, log = compile_module(tmp, "kc_test_container_stub", STUB_TE)
             if not ok:
                 bail("cannot compile the container-selinux stand-in: " + log)
-            p = st.semodule("-i", stub)
-            tap(p.returncode == 0, "container-selinux stand-in links next to kata_conmon", p.stdout + p.stderr)
+            p = st.semodule("-i", stub, "-i", user)
+            tap(p.returncode == 0, "container-selinux stand-in and a user of kata_conmon.if link next to kata_conmon",
+                p.stdout + p.stderr)
         else:
-            tap(True, "container-selinux present on the host: no stand-in needed")
+            p = st.semodule("-i", user)
+            tap(p.returncode == 0, "container-selinux present on the host; a user of kata_conmon.if links",
+                p.stdout + p.stderr)
         policy = st.policy()
         checks = (
             ("-A", "container_runtime_t", "kata_conmon_exec_t", "file", "execute,execute_no_trans",
@@ -255,6 +279,14 @@ def main():
              "container_kvm_t reads and maps the guest images"),
             ("-A", "container_kvm_t", "container_runtime_t", "fd", "use",
              "QEMU uses fds inherited from the monitor"),
+            ("-A", "kc_test_if_user_t", "kata_conmon_cache_t", "file", "read,map",
+             "kata_conmon_read_cache() grants what it says"),
+            ("-A", "kc_test_if_user_t", "kata_conmon_exec_t", "file", "execute,execute_no_trans",
+             "kata_conmon_exec() grants what it says"),
+            ("-A", "kc_test_if_user_t", "kata_conmon_conf_t", "file", "read",
+             "kata_conmon_read_config() grants what it says"),
+            ("-A", "kc_test_if_user_t", "kata_conmon_var_run_t", "file", "read",
+             "kata_conmon_read_state() grants what it says"),
         )
         for kind, s, t, c, perms, desc in checks:
             r, out = rules(policy, kind, s, t, c, perms)
@@ -263,7 +295,7 @@ def main():
         tap(bool(r) and any(re.search(r'kata_conmon_var_run_t "?kata-conmon"?;', l) for l in r),
             "a kata-conmon dir created in /run by the runtime is labelled kata_conmon_var_run_t", out)
 
-        # 21-24: negative controls, so that this test can fail.
+        # 25-28: negative controls, so that this test can fail.
         ok, broken, log = compile_module(tmp, "kc_test_broken", BROKEN_TE)
         before = st.modules()
         p = st.semodule("-i", broken) if ok else None
