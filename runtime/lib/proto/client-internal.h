@@ -14,6 +14,7 @@ typedef struct Pending {
         JsonObject *sync_reply; /* synchronous calls: where the reply lands */
         int sync_result;
         bool sync_done;
+        bool abandoned; /* a synchronous call that timed out: its late reply is dropped */
 } Pending;
 
 typedef struct Stream {

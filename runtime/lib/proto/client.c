@@ -144,15 +144,14 @@ static int handle_reply(KcAgentClient *c, const KcFrame *f) {
         if (r < 0)
                 return client_protocol_error(c, r, "malformed reply");
         p = g_hash_table_lookup(c->pending, GUINT_TO_POINTER(f->id));
-        if (p && !p->cb && p->sync_done) {
+        if (p && p->abandoned) {
                 /* The late reply of a synchronous call that timed out. */
                 g_hash_table_remove(c->pending, GUINT_TO_POINTER(f->id));
                 return 0;
         }
-        if (!p) {
-                log_warning("Dropping agent reply for unknown request id %u", f->id);
-                return 0;
-        }
+        if (!p || p->sync_done)
+                /* Every request stays known until its reply, even after a timeout: this is forged. */
+                return client_protocol_error(c, -EPROTO, "reply to a request never sent or already answered");
         r = kc_reply_parse(obj, NULL);
         if (r == -EBADMSG)
                 return client_protocol_error(c, r, "malformed reply");
@@ -447,6 +446,7 @@ int kc_agent_client_call(KcAgentClient *c, JsonObject *req, int timeout_ms, Json
          * callback-less, done entry behind. */
         if (!p->sync_done) {
                 p->sync_done = true;
+                p->abandoned = true;
                 p->sync_reply = NULL;
         } else
                 g_hash_table_remove(c->pending, GUINT_TO_POINTER((uint32_t) id));

@@ -197,11 +197,10 @@ static void test_out_of_order_async(void) {
         g_assert_cmpint(id1, >=, 1);
         g_assert_cmpint(id2, >, id1);
         send_hello(&p);
-        /* Replies in reverse order, plus one for an id nobody asked for. */
+        /* Replies in reverse order. */
         {
                 g_autofree char *r2 = g_strdup_printf("{\"ok\":true,\"v\":\"2\"}");
                 g_autofree char *r1 = g_strdup_printf("{\"ok\":true,\"v\":\"1\"}");
-                send_json(&p, KC_FRAME_REPLY, 999, "{\"ok\":true}");
                 send_json(&p, KC_FRAME_REPLY, (uint32_t) id2, r2);
                 send_json(&p, KC_FRAME_REPLY, (uint32_t) id1, r1);
         }
@@ -255,6 +254,7 @@ static void test_hostile(void) {
                 frame(KC_FRAME_EVENT, 0,
                       "{\"type\":\"hello\",\"protocol\":2,\"agent-version\":\"t\",\"kernel\":\"k\"}");
         g_autoptr(GByteArray) no_type = frame(KC_FRAME_EVENT, 0, "{\"kind\":\"exit\"}");
+        g_autoptr(GByteArray) unknown_id = frame(KC_FRAME_REPLY, 999, "{\"ok\":true}");
         const uint8_t oversized[] = {0x4B, 0x43, 1, KC_FRAME_DATA, 0, 0, 0, 1, 0, 1, 0, 1};
         const uint8_t garbage[] = "\x00\x01garbage";
 
@@ -265,8 +265,26 @@ static void test_hostile(void) {
         expect_fatal(request->data, request->len, true, -EPROTO);
         expect_fatal(hello2->data, hello2->len, true, -EPROTO);
         expect_fatal(no_type->data, no_type->len, true, -EBADMSG);
+        expect_fatal(unknown_id->data, unknown_id->len, true, -EPROTO);
         expect_fatal(oversized, sizeof oversized, true, -EMSGSIZE);
         expect_fatal(garbage, sizeof garbage - 1, true, -EPROTO);
+}
+
+/* A duplicate reply in the same read as the real one must not touch the finished call. */
+static void test_duplicate_reply(void) {
+        Peer p;
+        Seen s;
+        KcAgentClient *c = setup(&p, &s);
+        g_autoptr(JsonObject) ping = kc_request_new("ping");
+
+        send_hello(&p);
+        g_assert_cmpint(kc_agent_client_wait_hello(c, 2000), ==, 0);
+        send_json(&p, KC_FRAME_REPLY, 1, "{\"ok\":true}");
+        send_json(&p, KC_FRAME_REPLY, 1, "{\"ok\":true}");
+        g_assert_cmpint(kc_agent_client_call(c, ping, 2000, NULL), ==, 0);
+        pump(c);
+        g_assert_cmpint(kc_agent_client_get_error(c), ==, -EPROTO);
+        teardown(&p, &s, c);
 }
 
 static void test_eof(void) {
@@ -395,6 +413,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/client/requests-wait-for-hello", test_requests_wait_for_hello);
         g_test_add_func("/client/out-of-order-async", test_out_of_order_async);
         g_test_add_func("/client/hostile", test_hostile);
+        g_test_add_func("/client/duplicate-reply", test_duplicate_reply);
         g_test_add_func("/client/eof", test_eof);
         g_test_add_func("/client/stream-windows", test_stream_windows);
         g_test_add_func("/client/window-overrun", test_window_overrun);
