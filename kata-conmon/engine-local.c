@@ -435,7 +435,8 @@ static int local_kill(KcEngine *e, int sig, bool group) {
                 return -ESRCH;
         if (group) {
                 pid_t pgid = getpgid(target);
-                if (pgid > 1)
+                /* Never our own group: that would kill the monitor along with the process. */
+                if (pgid > 1 && pgid != getpgrp())
                         target = -pgid;
         }
         if (kill(target, sig) < 0)

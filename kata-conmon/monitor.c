@@ -186,6 +186,8 @@ static void on_signal(int sig, void *userdata) {
         KcMonitor *m = userdata;
         int r;
 
+        if (!m->engine)
+                return;
         log_debug("Forwarding signal %d", sig);
         r = m->engine->ops->kill(m->engine, sig, false);
         if (r < 0)
