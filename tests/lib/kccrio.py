@@ -99,11 +99,11 @@ class Container:
     def start(self):
         return self.h.runc.run("start", self.cid)
 
-    def wait_exit(self, timeout=20):
+    def wait_exit(self, timeout=20, reap_timeout=10):
         """Wait for the exit-dir file, then for the monitor to exit; returns the exit file text."""
         kcoci.wait_for(lambda: os.path.exists(self.exit_file), timeout)
         if self.monitor_pid:
-            st = kcoci.reap(self.monitor_pid, timeout=10)
+            st = kcoci.reap(self.monitor_pid, timeout=reap_timeout)
             if st is not None:
                 self.monitor_status = st
         return read_text(self.exit_file)
