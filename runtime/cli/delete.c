@@ -107,8 +107,11 @@ static int delete_sandbox(const KrState *s, bool alive) {
                 json_object_set_int_member(req, "signal", SIGKILL);
                 json_object_set_boolean_member(req, "all", true);
                 r = kr_mux_call_once(s, req, NULL, NULL);
-                if (r < 0)
+                if (r < 0) {
+                        /* Nobody will tear the VM down for us: don't wait for it. */
                         log_debug_errno(r, "sandbox %s: signal through the mux failed: %m", s->id);
+                        alive = false;
+                }
         }
         /* Give the monitor its clean shutdown, then kill whatever is left (QEMU, virtiofsd). */
         if (kr_pid_wait_gone(s->pid, s->pid_start_time, alive ? MONITOR_TIMEOUT_MS : 0) == 0)
