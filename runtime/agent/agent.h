@@ -142,6 +142,10 @@ void sandbox_destroy(Agent *a) G_GNUC_NORETURN;
 
 /* init.c: PID 1 duties. */
 int init_setup(void);
-int init_load_modules(const char *list);
+int init_modules_read(const char *list);
+int init_modules_load_next(void);
+void init_modules_load_all(void);
 int init_find_channel(const char *name, int timeout_ms);
 void init_poweroff(void) G_GNUC_NORETURN;
+/* Seconds since the guest booted (boot-time diagnostics). */
+double init_uptime(void);

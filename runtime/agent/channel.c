@@ -230,7 +230,7 @@ static void set_disconnected(Channel *ch) {
 
 static void set_connected(Channel *ch) {
         ch->connected = true;
-        log_info("Host channel connected");
+        log_info("Host channel connected (uptime %.3f s)", init_uptime());
         channel_send_hello(ch);
         channel_update_watch(ch);
 }

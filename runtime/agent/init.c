@@ -7,6 +7,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -75,10 +76,15 @@ int init_setup(void) {
         return 0;
 }
 
-int init_load_modules(const char *list) {
+/* The image's module list, loaded in order: first what the agent channel needs, the rest after hello. */
+static char **modules;
+static size_t modules_next, modules_loaded;
+
+int init_modules_read(const char *list) {
         _cleanup_free_ char *text = NULL;
+        g_autoptr(GPtrArray) paths = g_ptr_array_new();
         g_auto(GStrv) lines = NULL;
-        int r, loaded = 0;
+        int r;
 
         r = read_file_bounded(list, 1024 * 1024, &text, NULL);
         if (r == -ENOENT) {
@@ -89,24 +95,41 @@ int init_load_modules(const char *list) {
                 return log_error_errno(r, "Cannot read %s: %m", list);
         lines = g_strsplit(text, "\n", -1);
         for (char **l = lines; *l; l++) {
-                _cleanup_close_ int fd = -EBADF;
                 char *path = g_strstrip(*l);
-
-                if (path[0] == '\0' || path[0] == '#')
-                        continue;
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0) {
-                        log_warning_errno(errno, "Cannot open module %s: %m", path);
-                        continue;
-                }
-                if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
-                        log_warning_errno(errno, "Cannot load module %s: %m", path);
-                        continue;
-                }
-                loaded++;
+                if (path[0] != '\0' && path[0] != '#')
+                        g_ptr_array_add(paths, g_strdup(path));
         }
-        log_info("Loaded %d modules from %s", loaded, list);
-        return loaded;
+        g_ptr_array_add(paths, NULL);
+        g_strfreev(modules);
+        modules = (char **) g_ptr_array_free(g_steal_pointer(&paths), false);
+        modules_next = modules_loaded = 0;
+        return 0;
+}
+
+/* Loads the next module of the list. Returns 1 when one was tried, 0 when the list is done. */
+int init_modules_load_next(void) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *path;
+
+        if (!modules || !modules[modules_next])
+                return 0;
+        path = modules[modules_next++];
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                log_warning_errno(errno, "Cannot open module %s: %m", path);
+        else if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+                log_warning_errno(errno, "Cannot load module %s: %m", path);
+        else
+                modules_loaded++;
+        if (!modules[modules_next])
+                log_info("Loaded %zu of %zu modules (uptime %.3f s)", modules_loaded, modules_next,
+                         init_uptime());
+        return 1;
+}
+
+void init_modules_load_all(void) {
+        while (init_modules_load_next() > 0)
+                ;
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; the device is /dev/vportNpM. */
@@ -131,7 +154,7 @@ static int find_port_once(const char *name) {
                 int fd = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
                 if (fd < 0)
                         return -errno;
-                log_info("Agent channel %s is %s", name, dev);
+                log_info("Agent channel %s is %s (uptime %.3f s)", name, dev, init_uptime());
                 return fd;
         }
         return -ENOENT;
@@ -144,10 +167,22 @@ int init_find_channel(const char *name, int timeout_ms) {
                 int fd = find_port_once(name);
                 if (fd >= 0 || fd != -ENOENT)
                         return fd;
+                /* Not there yet: load the next module (the list starts with the virtio transport and
+                 * console drivers), or once all are loaded wait for the port to be announced. */
+                if (init_modules_load_next() > 0)
+                        continue;
                 if (g_get_monotonic_time() > deadline)
                         return log_error_errno(ENOENT, "No virtio port named %s: %m", name);
                 g_usleep(5000);
         }
+}
+
+double init_uptime(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 void init_poweroff(void) {

@@ -111,6 +111,9 @@ int sandbox_create(Agent *a, JsonObject *req, char **ret_error) {
                 *ret_error = g_strdup("malformed create-sandbox request");
                 return -EINVAL;
         }
+        if (a->init_mode)
+                /* The shared filesystem's and the guest mounts' modules may still be loading. */
+                init_modules_load_all();
         if (!a->init_mode) {
                 /* Host mode: nothing of the machine's own may change. */
                 log_info("Host mode: create-sandbox accepted without touching hostname, DNS or mounts");
