@@ -142,25 +142,51 @@ class Store:
         return p.stdout.split()
 
 
-def has_type(policy, name):
-    p = run(["seinfo", policy, "-t", name, "-x"])
-    return p.returncode == 0 and re.search(r"^\s+type %s\b" % re.escape(name), p.stdout, re.M)
+# seinfo and sesearch load the whole policy on every call: ask once per policy file and
+# source type, and filter here.
+_cache = {}
+
+
+def _cached(key, argv):
+    if key not in _cache:
+        _cache[key] = run(argv)
+    return _cache[key]
+
+
+def _version(policy):
+    return (policy, os.stat(policy).st_mtime_ns)
 
 
 def type_line(policy, name):
-    p = run(["seinfo", policy, "-t", name, "-x"])
+    p = _cached(("types",) + _version(policy), ["seinfo", policy, "-t", "-x"])
     m = re.search(r"^\s+type %s\b.*$" % re.escape(name), p.stdout, re.M)
     return m.group(0) if m else ""
 
 
+def has_type(policy, name):
+    return bool(type_line(policy, name))
+
+
+RULE_RE = re.compile(r"^(allow|type_transition) (\S+) (\S+):(\S+) (?:\{ ([^}]*) \}|([^;]+));")
+
+
 def rules(policy, kind, src, tgt, cls, perms=None):
-    argv = ["sesearch", policy, kind, "-s", src, "-t", tgt, "-c", cls, "-ds", "-dt"]
-    if perms:
-        argv += ["-p", perms]
-    p = run(argv)
+    """Rules of kind (-A allow, -T type_transition) written for exactly src → tgt:cls
+    (no attribute expansion) holding all of perms. None if src is no type of this policy."""
+    p = _cached(("rules", kind, src) + _version(policy), ["sesearch", policy, kind, "-s", src, "-ds"])
     if p.returncode != 0:
         return None, p.stderr
-    return [l for l in p.stdout.splitlines() if l.strip()], p.stdout + p.stderr
+    want = set(perms.split(",")) if perms else set()
+    found, near = [], []
+    for line in p.stdout.splitlines():
+        m = RULE_RE.match(line.strip())
+        if not m or m.group(2) != src or m.group(3) != tgt or m.group(4) != cls:
+            continue
+        near.append(line)
+        have = set((m.group(5) or m.group(6) or "").split()) if m.group(1) == "allow" else set()
+        if want <= have:
+            found.append(line)
+    return found, "\n".join(near) or "no %s rule %s -> %s:%s" % (kind, src, tgt, cls)
 
 
 def main():
