@@ -26,8 +26,11 @@ class Tap:
                 self.diag(diag)
         return bool(cond)
 
-    def eq(self, got, expected, desc):
-        return self.ok(got == expected, desc, f"expected: {expected!r}\n     got: {got!r}")
+    def eq(self, got, expected, desc, extra=None):
+        d = f"expected: {expected!r}\n     got: {got!r}"
+        if extra:
+            d += "\n" + str(extra)
+        return self.ok(got == expected, desc, d)
 
     def match(self, regex, text, desc):
         import re
