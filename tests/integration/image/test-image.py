@@ -164,6 +164,70 @@ def start_virtiofsd(sock, shared):
     return p
 
 
+def tiny_elf(pvh):
+    """A minimal ELF64 with one PT_NOTE segment holding a Xen note (type 18 = PVH entry, or 6)."""
+    desc = struct.pack("<I", 0x1000000)
+    note = struct.pack("<III", 4, len(desc), 18 if pvh else 6) + b"Xen\0" + desc
+    ehdr_size, phdr_size = 64, 56
+    note_off = ehdr_size + phdr_size
+    ehdr = (b"\x7fELF\x02\x01\x01" + b"\0" * 9 +
+            struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x1000000, ehdr_size, 0, 0, ehdr_size, phdr_size, 1, 64, 0, 0))
+    phdr = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    return ehdr + phdr + note + b"kc-synthetic-kernel" * 64
+
+
+def fake_bzimage(payload):
+    """A bzImage-shaped file: setup header (boot protocol 2.15) pointing at `payload`."""
+    setup_sects = 1
+    hdr = bytearray(512 * (setup_sects + 1))
+    hdr[0x1F1] = setup_sects
+    hdr[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", hdr, 0x206, 0x20F)
+    pm = bytearray(256)  # protected-mode code before the payload
+    struct.pack_into("<II", hdr, 0x248, len(pm), len(payload))
+    return bytes(hdr) + bytes(pm) + payload + b"\0" * 64
+
+
+def synthetic_kernels(tmp, init, moddir):
+    elf = tiny_elf(True)
+    compressors = {"gzip": ["gzip", "-n", "-9"], "xz": ["xz", "--check=crc32"], "zstd": ["zstd", "-q"],
+                   "lz4": ["lz4", "-q", "-l"]}
+    problems = []
+    for name, cmd in compressors.items():
+        if not shutil.which(cmd[0]):
+            problems.append(f"{cmd[0]} is not installed")
+            continue
+        payload = subprocess.run(cmd, input=elf, capture_output=True, check=True).stdout
+        if name != "gzip":  # the kernel build appends the decompressed size to all but gzip
+            payload += struct.pack("<I", len(elf))
+        path = os.path.join(tmp, f"bzImage-{name}")
+        with open(path, "wb") as f:
+            f.write(fake_bzimage(payload))
+        out = os.path.join(tmp, f"synthetic-{name}")
+        r = build("--kernel", path, "--modules-dir", moddir, "--init", init, "--output-dir", out)
+        if r.returncode != 0 or open(os.path.join(out, "kernel"), "rb").read() != elf:
+            problems.append(f"{name}: rc={r.returncode} {r.stderr.strip()}")
+    # no PVH note: the bzImage itself is used, with a warning
+    path = os.path.join(tmp, "bzImage-nopvh")
+    bz = fake_bzimage(subprocess.run(["gzip", "-n"], input=tiny_elf(False), capture_output=True).stdout)
+    with open(path, "wb") as f:
+        f.write(bz)
+    out = os.path.join(tmp, "synthetic-nopvh")
+    r = build("--kernel", path, "--modules-dir", moddir, "--init", init, "--output-dir", out)
+    if (r.returncode != 0 or "using the bzImage" not in r.stderr or
+            open(os.path.join(out, "kernel"), "rb").read() != bz or manifest(out).get("kernel_format") != ["bzImage"]):
+        problems.append(f"no-PVH fallback: rc={r.returncode} {r.stderr.strip()}")
+    # neither bzImage nor ELF
+    path = os.path.join(tmp, "garbage")
+    with open(path, "wb") as f:
+        f.write(os.urandom(4096))
+    r = build("--kernel", path, "--modules-dir", moddir, "--init", init, "--output-dir", os.path.join(tmp, "g"))
+    if r.returncode == 0 or "neither a bzImage nor an ELF vmlinux" not in r.stderr:
+        problems.append(f"garbage kernel: rc={r.returncode} {r.stderr.strip()}")
+    return (not problems, "PVH vmlinux extracted from gzip/xz/zstd/lz4 payloads; no note: bzImage; garbage: error",
+            "\n".join(problems))
+
+
 def first_frame(buf):
     if len(buf) < 12:
         return None
@@ -184,7 +248,7 @@ def main():
         print("not ok 1 - qemu-system-x86_64 and cpio are required (scripts/setup-debian.sh installs them)")
         return 1
 
-    print("1..17", flush=True)
+    print("1..18", flush=True)
     tmp = tempfile.mkdtemp(prefix="kc-image-")
     try:
         run_tests(tmp)
@@ -302,7 +366,10 @@ def run_tests(tmp):
             errs.append(f"{args}: rc={r.returncode} stderr={r.stderr.strip()}")
     tap(not errs, "bad input exits non-zero with a clear error", "\n".join(errs))
 
-    # 12-14. boot the trivial-init image with kata-conmon's QEMU argv (microvm, TCG, virtio-fs)
+    # 12. kernel extraction from every payload compression; fallbacks
+    tap(*synthetic_kernels(tmp, init, moddir))
+
+    # 13-15. boot the trivial-init image with kata-conmon's QEMU argv (microvm, TCG, virtio-fs)
     r = build("--init", TEST_INIT, "--output-dir", out2)
     share = os.path.join(tmp, "share")
     os.mkdir(share)
@@ -339,7 +406,7 @@ def run_tests(tmp):
                 vfsd.kill()
             vfsd.wait()
 
-    # 15-17. kata-agent image: boot to the agent's hello
+    # 16-18. kata-agent image: boot to the agent's hello
     if not AGENT or not os.access(AGENT, os.X_OK):
         for what in ("image with kata-agent builds", "kata-agent says hello", "hello is protocol 1"):
             tap(False, what, f"KC_AGENT ({AGENT!r}) is not an executable: build runtime/agent")
