@@ -8,7 +8,7 @@ pkgs=(
         python3 systemd
         podman conmon runc crun uidmap fuse-overlayfs slirp4netns
         busybox-static
-        qemu-system-x86 qemu-utils linux-image-amd64 cpio zstd kmod
+        qemu-system-x86 qemu-utils linux-image-amd64 cpio zstd kmod xz-utils lz4
         selinux-policy-dev selinux-policy-default checkpolicy semodule-utils setools
         iproute2 procps util-linux psmisc
 )
