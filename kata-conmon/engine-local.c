@@ -295,10 +295,12 @@ static int setup_stdio(LocalEngine *le) {
         return 0;
 }
 
-static _noreturn_ void runtime_child(LocalEngine *le, char **argv) {
+static _noreturn_ void runtime_child(LocalEngine *le, char **argv, pid_t monitor) {
         int devnull = -1;
 
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        /* The runtime must not outlive a monitor that dies while it creates the container; the
+         * getppid() check covers a monitor that died before the prctl took effect. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != monitor)
                 _exit(127);
         kc_reaper_child_reset(le->reaper);
 
@@ -358,11 +360,12 @@ static int local_start(KcEngine *e) {
                 g_autofree char *joined = g_strjoinv(" ", argv);
                 log_debug("Running %s", joined);
         }
+        pid_t self = getpid();
         pid = fork();
         if (pid < 0)
                 return log_error_errno(errno, "Failed to fork the runtime: %m");
         if (pid == 0)
-                runtime_child(le, argv);
+                runtime_child(le, argv, self);
 
         le->runtime_pid = pid;
         le->child_in = safe_close(le->child_in);
