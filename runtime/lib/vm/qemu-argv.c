@@ -57,8 +57,9 @@ static char *chardev_socket(const char *id, const KcVmEndpoint *e) {
 }
 
 char *kc_vm_kernel_cmdline(const KcVmConfig *c, const KcVmParams *p) {
-        GString *s = g_string_new("console=ttyS0 panic=1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 "
-                                  "noreplace-smp cryptomgr.notests net.ifnames=0 selinux=0 cgroup_no_v1=all");
+        GString *s =
+                g_string_new("console=ttyS0 panic=1 tsc=reliable no_timer_check rcupdate.rcu_expedited=1 "
+                             "noreplace-smp cryptomgr.notests net.ifnames=0 selinux=0 cgroup_no_v1=all");
         KcAccel accel = p->accel;
 
         if (c->machine_type == KC_MACHINE_MICROVM)
@@ -96,30 +97,36 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         int r;
 
         if (!valid_sandbox_id(p->sandbox_id))
-                return log_error_errno(EINVAL, "QEMU: invalid sandbox id '%s'", p->sandbox_id ? p->sandbox_id : "");
+                return log_error_errno(EINVAL, "QEMU: invalid sandbox id '%s'",
+                                       p->sandbox_id ? p->sandbox_id : "");
         if (p->accel != KC_ACCEL_KVM && p->accel != KC_ACCEL_TCG)
                 return log_error_errno(EINVAL, "QEMU: accelerator must be resolved to kvm or tcg");
         if (vcpus < 1 || vcpus > KC_VM_MAX_VCPUS)
-                return log_error_errno(EINVAL, "QEMU: %u vCPUs is out of range 1..%d", vcpus, KC_VM_MAX_VCPUS);
+                return log_error_errno(EINVAL, "QEMU: %u vCPUs is out of range 1..%d", vcpus,
+                                       KC_VM_MAX_VCPUS);
         if (maxvcpus < vcpus) {
                 if (microvm || c->default_maxvcpus == 0)
                         maxvcpus = vcpus;
                 else
-                        return log_error_errno(EINVAL, "QEMU: %u vCPUs exceed default_maxvcpus %u", vcpus, maxvcpus);
+                        return log_error_errno(EINVAL, "QEMU: %u vCPUs exceed default_maxvcpus %u", vcpus,
+                                               maxvcpus);
         }
         if (microvm)
                 maxvcpus = vcpus; /* no CPU hot-plug on microvm */
         if (mem < KC_VM_MIN_MEMORY || mem > KC_VM_MAX_MEMORY)
-                return log_error_errno(EINVAL, "QEMU: %u MiB of memory is out of range %d..%d", mem, KC_VM_MIN_MEMORY,
-                                       KC_VM_MAX_MEMORY);
+                return log_error_errno(EINVAL, "QEMU: %u MiB of memory is out of range %d..%d", mem,
+                                       KC_VM_MIN_MEMORY, KC_VM_MAX_MEMORY);
         if ((r = check_endpoint(&p->agent, "agent channel", true)) < 0 ||
             (r = check_endpoint(&p->console, "console", true)) < 0 ||
             (r = check_endpoint(&p->qmp, "QMP socket", false)) < 0)
                 return r;
-        if (c->shared_fs == KC_SHARED_FS_VIRTIO_FS && (!p->virtio_fs_socket || p->virtio_fs_socket[0] != '/'))
-                return log_error_errno(EINVAL, "QEMU: shared_fs virtio-fs needs the absolute path of virtiofsd's socket");
+        if (c->shared_fs == KC_SHARED_FS_VIRTIO_FS &&
+            (!p->virtio_fs_socket || p->virtio_fs_socket[0] != '/'))
+                return log_error_errno(
+                        EINVAL, "QEMU: shared_fs virtio-fs needs the absolute path of virtiofsd's socket");
         if (c->shared_fs == KC_SHARED_FS_VIRTIO_9P && (!p->shared_dir || p->shared_dir[0] != '/'))
-                return log_error_errno(EINVAL, "QEMU: shared_fs virtio-9p needs the absolute path of the shared directory");
+                return log_error_errno(
+                        EINVAL, "QEMU: shared_fs virtio-9p needs the absolute path of the shared directory");
         if (!c->qemu_path || !c->kernel || !c->initrd)
                 return log_error_errno(EINVAL, "QEMU: path, kernel and initrd must be configured");
 
@@ -129,11 +136,12 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
 
         if (microvm)
                 machine_extra = g_strdup(",isa-serial=on,rtc=on");
-        add(a, "-machine", g_strdup_printf("%s,accel=%s%s%s", microvm ? "microvm" : "q35", kc_accel_to_string(p->accel),
-                                           machine_extra ? machine_extra : "",
-                                           shared_mem ? ",memory-backend=kc-ram" : ""));
+        add(a, "-machine",
+            g_strdup_printf("%s,accel=%s%s%s", microvm ? "microvm" : "q35", kc_accel_to_string(p->accel),
+                            machine_extra ? machine_extra : "", shared_mem ? ",memory-backend=kc-ram" : ""));
         if (p->accel == KC_ACCEL_KVM)
-                add(a, "-cpu", c->cpu_features[0] ? g_strdup_printf("host,%s", c->cpu_features) : g_strdup("host"));
+                add(a, "-cpu",
+                    c->cpu_features[0] ? g_strdup_printf("host,%s", c->cpu_features) : g_strdup("host"));
         else
                 add(a, "-cpu", g_strdup("max"));
         add(a, "-m", g_strdup_printf("%uM", mem));
@@ -141,7 +149,9 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
                 /* vhost-user devices need guest RAM the daemon can map. */
                 add(a, "-object", g_strdup_printf("memory-backend-memfd,id=kc-ram,size=%uM,share=on", mem));
         if (maxvcpus > vcpus)
-                add(a, "-smp", g_strdup_printf("%u,cores=1,threads=1,sockets=%u,maxcpus=%u", vcpus, maxvcpus, maxvcpus));
+                add(a, "-smp",
+                    g_strdup_printf("%u,cores=1,threads=1,sockets=%u,maxcpus=%u", vcpus, maxvcpus,
+                                    maxvcpus));
         else
                 add(a, "-smp", g_strdup_printf("%u", vcpus));
 
@@ -149,7 +159,8 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         add(a, "-no-user-config", NULL);
         add(a, "-nographic", NULL);
         add(a, "-no-reboot", NULL);
-        add(a, "-sandbox", g_strdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+        add(a, "-sandbox",
+            g_strdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
         add(a, "-rtc", g_strdup("base=utc,driftfix=slew,clock=host"));
         if (!microvm && p->accel == KC_ACCEL_KVM)
                 add(a, "-global", g_strdup("kvm-pit.lost_tick_policy=discard"));
@@ -167,27 +178,33 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         add(a, "-chardev", chardev_socket("kc-console", &p->console));
         add(a, "-serial", g_strdup("chardev:kc-console"));
 
-        add(a, "-device", g_strdup(microvm ? "virtio-serial-device,id=kc-serial" : "virtio-serial-pci,id=kc-serial"));
+        add(a, "-device",
+            g_strdup(microvm ? "virtio-serial-device,id=kc-serial" : "virtio-serial-pci,id=kc-serial"));
         add(a, "-chardev", chardev_socket("kc-agent", &p->agent));
-        add(a, "-device", g_strdup("virtserialport,bus=kc-serial.0,chardev=kc-agent,id=kc-channel0,name="
-                                   KC_VM_AGENT_PORT));
+        add(a, "-device",
+            g_strdup("virtserialport,bus=kc-serial.0,chardev=kc-agent,id=kc-channel0,"
+                     "name=" KC_VM_AGENT_PORT));
 
         if (c->shared_fs == KC_SHARED_FS_VIRTIO_FS) {
                 g_autofree char *sock = qemu_escape(p->virtio_fs_socket);
 
                 add(a, "-chardev", g_strdup_printf("socket,id=kc-virtiofs,path=%s", sock));
-                add(a, "-device", g_strdup_printf("%s,chardev=kc-virtiofs,tag=" KC_VM_SHARED_TAG ",queue-size=1024",
-                                                  microvm ? "vhost-user-fs-device" : "vhost-user-fs-pci"));
+                add(a, "-device",
+                    g_strdup_printf("%s,chardev=kc-virtiofs,tag=" KC_VM_SHARED_TAG ",queue-size=1024",
+                                    microvm ? "vhost-user-fs-device" : "vhost-user-fs-pci"));
         } else if (c->shared_fs == KC_SHARED_FS_VIRTIO_9P) {
                 g_autofree char *dir = qemu_escape(p->shared_dir);
 
-                add(a, "-fsdev", g_strdup_printf("local,id=kc-9p,path=%s,security_model=none,multidevs=remap", dir));
-                add(a, "-device", g_strdup_printf("%s,fsdev=kc-9p,mount_tag=" KC_VM_SHARED_TAG,
-                                                  microvm ? "virtio-9p-device" : "virtio-9p-pci"));
+                add(a, "-fsdev",
+                    g_strdup_printf("local,id=kc-9p,path=%s,security_model=none,multidevs=remap", dir));
+                add(a, "-device",
+                    g_strdup_printf("%s,fsdev=kc-9p,mount_tag=" KC_VM_SHARED_TAG,
+                                    microvm ? "virtio-9p-device" : "virtio-9p-pci"));
         }
 
         add(a, "-object", g_strdup("rng-random,id=kc-rng,filename=/dev/urandom"));
-        add(a, "-device", g_strdup_printf("%s,rng=kc-rng", microvm ? "virtio-rng-device" : "virtio-rng-pci"));
+        add(a, "-device",
+            g_strdup_printf("%s,rng=kc-rng", microvm ? "virtio-rng-device" : "virtio-rng-pci"));
 
         if (p->qmp.fd >= 0 || p->qmp.path) {
                 add(a, "-chardev", chardev_socket("kc-qmp", &p->qmp));

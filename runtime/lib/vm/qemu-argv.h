@@ -13,19 +13,19 @@ typedef struct KcVmEndpoint {
         const char *path; /* NULL: not a path */
 } KcVmEndpoint;
 
-#define KC_VM_ENDPOINT_NONE ((KcVmEndpoint){ .fd = -1, .path = NULL })
+#define KC_VM_ENDPOINT_NONE ((KcVmEndpoint){.fd = -1, .path = NULL})
 
 typedef struct KcVmParams {
-        const char *sandbox_id;         /* required: [A-Za-z0-9][A-Za-z0-9_.-]{0,127} */
-        KcAccel accel;                  /* kvm or tcg (resolve auto before) */
-        KcVmEndpoint agent;             /* the agent.channel.0 virtio-serial port; required */
-        KcVmEndpoint console;           /* the guest's serial console (kernel + agent diagnostics); required */
-        KcVmEndpoint qmp;               /* optional QMP monitor */
-        const char *virtio_fs_socket;   /* vhost-user socket of virtiofsd (shared_fs = virtio-fs) */
-        const char *shared_dir;         /* host directory exported with 9p (shared_fs = virtio-9p) */
-        unsigned vcpus;                 /* 0: default_vcpus */
-        unsigned memory_mib;            /* 0: default_memory */
-        unsigned host_tsc_khz;          /* TCG: the guest's TSC frequency (0: let the guest calibrate) */
+        const char *sandbox_id;       /* required: [A-Za-z0-9][A-Za-z0-9_.-]{0,127} */
+        KcAccel accel;                /* kvm or tcg (resolve auto before) */
+        KcVmEndpoint agent;           /* the agent.channel.0 virtio-serial port; required */
+        KcVmEndpoint console;         /* the guest's serial console (kernel + agent diagnostics); required */
+        KcVmEndpoint qmp;             /* optional QMP monitor */
+        const char *virtio_fs_socket; /* vhost-user socket of virtiofsd (shared_fs = virtio-fs) */
+        const char *shared_dir;       /* host directory exported with 9p (shared_fs = virtio-9p) */
+        unsigned vcpus;               /* 0: default_vcpus */
+        unsigned memory_mib;          /* 0: default_memory */
+        unsigned host_tsc_khz;        /* TCG: the guest's TSC frequency (0: let the guest calibrate) */
 } KcVmParams;
 
 /* Returns the NULL-terminated argv (argv[0] = the QEMU binary) in *ret_argv, or -EINVAL with the

@@ -1,4 +1,5 @@
-/* io.katacontainers.* annotations of a sandbox: overrides of kata-conmon.conf, gated by enable_annotations. */
+/* io.katacontainers.* annotations of a sandbox: overrides of kata-conmon.conf, gated by enable_annotations.
+ */
 #include <errno.h>
 #include <fnmatch.h>
 
@@ -22,18 +23,18 @@ static const struct {
         const char *key;
         Restriction restriction;
 } hypervisor_annotations[] = {
-        { "path", "path", HYPERVISOR_PATH },
-        { "kernel_params", "kernel_params", FREE },
-        { "machine_type", "machine_type", FREE },
-        { "cpu_features", "cpu_features", FREE },
-        { "default_vcpus", "default_vcpus", FREE },
-        { "default_max_vcpus", "default_maxvcpus", FREE },
-        { "default_memory", "default_memory", FREE },
-        { "shared_fs", "shared_fs", FREE },
-        { "virtio_fs_daemon", "virtio_fs_daemon", VIRTIO_FS_DAEMON_PATH },
-        { "virtio_fs_cache", "virtio_fs_cache", FREE },
-        { "virtio_fs_extra_args", "virtio_fs_extra_args", FREE },
-        { "msize_9p", "msize_9p", FREE },
+        {"path", "path", HYPERVISOR_PATH},
+        {"kernel_params", "kernel_params", FREE},
+        {"machine_type", "machine_type", FREE},
+        {"cpu_features", "cpu_features", FREE},
+        {"default_vcpus", "default_vcpus", FREE},
+        {"default_max_vcpus", "default_maxvcpus", FREE},
+        {"default_memory", "default_memory", FREE},
+        {"shared_fs", "shared_fs", FREE},
+        {"virtio_fs_daemon", "virtio_fs_daemon", VIRTIO_FS_DAEMON_PATH},
+        {"virtio_fs_cache", "virtio_fs_cache", FREE},
+        {"virtio_fs_extra_args", "virtio_fs_extra_args", FREE},
+        {"msize_9p", "msize_9p", FREE},
 };
 
 static bool name_enabled(char **patterns, const char *name) {
@@ -64,21 +65,25 @@ static int apply_one(KcVmConfig *c, const char *annotation, const char *value) {
                 if (!streq(hypervisor_annotations[i].name, name))
                         continue;
                 if (!name_enabled(c->enable_annotations, name))
-                        return log_error_errno(EPERM, "%s is not allowed: add '%s' to enable_annotations in "
-                                               "kata-conmon.conf to let pods set it", annotation, name);
+                        return log_error_errno(EPERM,
+                                               "%s is not allowed: add '%s' to enable_annotations in "
+                                               "kata-conmon.conf to let pods set it",
+                                               annotation, name);
                 k = kc_vm_key_find("hypervisor.qemu", hypervisor_annotations[i].key);
                 g_assert(k);
 
                 switch (hypervisor_annotations[i].restriction) {
                 case HYPERVISOR_PATH:
                         if (!path_allowed(c->valid_hypervisor_paths, value))
-                                return log_error_errno(EPERM, "%s: '%s' does not match valid_hypervisor_paths",
+                                return log_error_errno(EPERM,
+                                                       "%s: '%s' does not match valid_hypervisor_paths",
                                                        origin, value);
                         break;
                 case VIRTIO_FS_DAEMON_PATH:
                         if (!path_allowed(c->valid_virtio_fs_daemon_paths, value))
-                                return log_error_errno(EPERM, "%s: '%s' does not match valid_virtio_fs_daemon_paths",
-                                                       origin, value);
+                                return log_error_errno(
+                                        EPERM, "%s: '%s' does not match valid_virtio_fs_daemon_paths",
+                                        origin, value);
                         break;
                 case FREE:
                         break;
@@ -86,8 +91,9 @@ static int apply_one(KcVmConfig *c, const char *annotation, const char *value) {
 
                 if (streq(k->key, "kernel_params")) {
                         /* Like Kata: the pod's parameters come after the configured ones. */
-                        g_autofree char *joined = c->kernel_params[0] ?
-                                g_strdup_printf("%s %s", c->kernel_params, value) : g_strdup(value);
+                        g_autofree char *joined = c->kernel_params[0]
+                                                          ? g_strdup_printf("%s %s", c->kernel_params, value)
+                                                          : g_strdup(value);
                         return kc_vm_key_set(c, k, joined, origin);
                 }
                 if (k->type == KC_KEY_STRV) {
@@ -124,7 +130,8 @@ int kc_vm_config_apply_annotations(KcVmConfig *c, GHashTable *annotations) {
                 if (!value)
                         return log_error_errno(EINVAL, "annotation %s has no value", name);
                 if (!g_str_has_prefix(name, HYPERVISOR_PREFIX))
-                        return log_error_errno(EINVAL, "annotation %s is not supported by kata-conmon", name);
+                        return log_error_errno(EINVAL, "annotation %s is not supported by kata-conmon",
+                                               name);
                 r = apply_one(c, name, value);
                 if (r < 0)
                         return r;

@@ -71,7 +71,7 @@ KcAccel kc_vm_resolve_accel(KcAccel configured, bool kvm_usable) {
 }
 
 /* RHEL/RHCOS ship the Rust virtiofsd here, Debian the C one in QEMU's directory. */
-static const char *const virtiofsd_paths[] = { "/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", NULL };
+static const char *const virtiofsd_paths[] = {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", NULL};
 
 KcVmConfig *kc_vm_config_new_default(void) {
         KcVmConfig *c = g_new0(KcVmConfig, 1);
@@ -131,32 +131,34 @@ void kc_vm_config_free(KcVmConfig *c) {
 #define F(member) offsetof(KcVmConfig, member)
 
 const KcVmKey kc_vm_keys[] = {
-        { "hypervisor.qemu", "path", KC_KEY_PATH, F(qemu_path), 0, 0 },
-        { "hypervisor.qemu", "kernel", KC_KEY_PATH, F(kernel), 0, 0 },
-        { "hypervisor.qemu", "initrd", KC_KEY_PATH, F(initrd), 0, 0 },
-        { "hypervisor.qemu", "machine_type", KC_KEY_MACHINE, F(machine_type), 0, 0 },
-        { "hypervisor.qemu", "accel", KC_KEY_ACCEL, F(accel), 0, 0 },
-        { "hypervisor.qemu", "cpu_features", KC_KEY_STRING, F(cpu_features), 0, 256 },
-        { "hypervisor.qemu", "default_vcpus", KC_KEY_UINT, F(default_vcpus), 1, KC_VM_MAX_VCPUS },
-        { "hypervisor.qemu", "default_maxvcpus", KC_KEY_UINT, F(default_maxvcpus), 0, KC_VM_MAX_VCPUS },
-        { "hypervisor.qemu", "default_memory", KC_KEY_UINT, F(default_memory), KC_VM_MIN_MEMORY, KC_VM_MAX_MEMORY },
-        { "hypervisor.qemu", "shared_fs", KC_KEY_SHARED_FS, F(shared_fs), 0, 0 },
-        { "hypervisor.qemu", "virtio_fs_daemon", KC_KEY_PATH, F(virtio_fs_daemon), 0, 0 },
-        { "hypervisor.qemu", "virtio_fs_cache", KC_KEY_FS_CACHE, F(virtio_fs_cache), 0, 0 },
-        { "hypervisor.qemu", "virtio_fs_extra_args", KC_KEY_STRV, F(virtio_fs_extra_args), 0, 0 },
-        { "hypervisor.qemu", "msize_9p", KC_KEY_UINT, F(msize_9p), 4096, 1048576 },
-        { "hypervisor.qemu", "kernel_params", KC_KEY_STRING, F(kernel_params), 0, KC_VM_MAX_KERNEL_PARAMS },
-        { "hypervisor.qemu", "enable_annotations", KC_KEY_REGEXV, F(enable_annotations), 0, 0 },
-        { "hypervisor.qemu", "valid_hypervisor_paths", KC_KEY_STRV, F(valid_hypervisor_paths), 0, 0 },
-        { "hypervisor.qemu", "valid_virtio_fs_daemon_paths", KC_KEY_STRV, F(valid_virtio_fs_daemon_paths), 0, 0 },
-        { "hypervisor.qemu", "enable_debug", KC_KEY_BOOL, F(enable_debug), 0, 0 },
-        { "hypervisor.qemu", "disable_selinux", KC_KEY_BOOL, F(disable_selinux), 0, 0 },
-        { "runtime", "runtime_root", KC_KEY_PATH, F(runtime_root), 0, 0 },
-        { "runtime", "vm_run_dir", KC_KEY_PATH, F(vm_run_dir), 0, 0 },
-        { "runtime", "image_cache_dir", KC_KEY_PATH, F(image_cache_dir), 0, 0 },
-        { "runtime", "vm_start_timeout", KC_KEY_UINT, F(vm_start_timeout), 1, 3600 },
-        { "runtime", "enable_debug", KC_KEY_BOOL, F(runtime_enable_debug), 0, 0 },
-        { "agent.kata", "enable_debug", KC_KEY_BOOL, F(agent_enable_debug), 0, 0 },
+        {"hypervisor.qemu", "path", KC_KEY_PATH, F(qemu_path), 0, 0},
+        {"hypervisor.qemu", "kernel", KC_KEY_PATH, F(kernel), 0, 0},
+        {"hypervisor.qemu", "initrd", KC_KEY_PATH, F(initrd), 0, 0},
+        {"hypervisor.qemu", "machine_type", KC_KEY_MACHINE, F(machine_type), 0, 0},
+        {"hypervisor.qemu", "accel", KC_KEY_ACCEL, F(accel), 0, 0},
+        {"hypervisor.qemu", "cpu_features", KC_KEY_STRING, F(cpu_features), 0, 256},
+        {"hypervisor.qemu", "default_vcpus", KC_KEY_UINT, F(default_vcpus), 1, KC_VM_MAX_VCPUS},
+        {"hypervisor.qemu", "default_maxvcpus", KC_KEY_UINT, F(default_maxvcpus), 0, KC_VM_MAX_VCPUS},
+        {"hypervisor.qemu", "default_memory", KC_KEY_UINT, F(default_memory), KC_VM_MIN_MEMORY,
+         KC_VM_MAX_MEMORY},
+        {"hypervisor.qemu", "shared_fs", KC_KEY_SHARED_FS, F(shared_fs), 0, 0},
+        {"hypervisor.qemu", "virtio_fs_daemon", KC_KEY_PATH, F(virtio_fs_daemon), 0, 0},
+        {"hypervisor.qemu", "virtio_fs_cache", KC_KEY_FS_CACHE, F(virtio_fs_cache), 0, 0},
+        {"hypervisor.qemu", "virtio_fs_extra_args", KC_KEY_STRV, F(virtio_fs_extra_args), 0, 0},
+        {"hypervisor.qemu", "msize_9p", KC_KEY_UINT, F(msize_9p), 4096, 1048576},
+        {"hypervisor.qemu", "kernel_params", KC_KEY_STRING, F(kernel_params), 0, KC_VM_MAX_KERNEL_PARAMS},
+        {"hypervisor.qemu", "enable_annotations", KC_KEY_REGEXV, F(enable_annotations), 0, 0},
+        {"hypervisor.qemu", "valid_hypervisor_paths", KC_KEY_STRV, F(valid_hypervisor_paths), 0, 0},
+        {"hypervisor.qemu", "valid_virtio_fs_daemon_paths", KC_KEY_STRV, F(valid_virtio_fs_daemon_paths), 0,
+         0},
+        {"hypervisor.qemu", "enable_debug", KC_KEY_BOOL, F(enable_debug), 0, 0},
+        {"hypervisor.qemu", "disable_selinux", KC_KEY_BOOL, F(disable_selinux), 0, 0},
+        {"runtime", "runtime_root", KC_KEY_PATH, F(runtime_root), 0, 0},
+        {"runtime", "vm_run_dir", KC_KEY_PATH, F(vm_run_dir), 0, 0},
+        {"runtime", "image_cache_dir", KC_KEY_PATH, F(image_cache_dir), 0, 0},
+        {"runtime", "vm_start_timeout", KC_KEY_UINT, F(vm_start_timeout), 1, 3600},
+        {"runtime", "enable_debug", KC_KEY_BOOL, F(runtime_enable_debug), 0, 0},
+        {"agent.kata", "enable_debug", KC_KEY_BOOL, F(agent_enable_debug), 0, 0},
         {},
 };
 
@@ -182,20 +184,23 @@ int kc_vm_key_set(KcVmConfig *c, const KcVmKey *k, const char *value, const char
         case KC_KEY_PATH:
         case KC_KEY_FS_CACHE:
                 if (value[0] == '"')
-                        return log_error_errno(EINVAL, "%s: [%s] %s: values are not quoted in this file (write %s = value)",
-                                               origin, k->group, k->key, k->key);
+                        return log_error_errno(
+                                EINVAL, "%s: [%s] %s: values are not quoted in this file (write %s = value)",
+                                origin, k->group, k->key, k->key);
                 if (strlen(value) > (k->max ? k->max : 4096))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: value longer than %u bytes", origin, k->group,
-                                               k->key, k->max ? k->max : 4096);
-                if (k->type == KC_KEY_PATH && (value[0] != '/' || strstr(value, "/../") || g_str_has_suffix(value, "/..")))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not an absolute path", origin, k->group,
-                                               k->key, value);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: value longer than %u bytes", origin,
+                                               k->group, k->key, k->max ? k->max : 4096);
+                if (k->type == KC_KEY_PATH &&
+                    (value[0] != '/' || strstr(value, "/../") || g_str_has_suffix(value, "/..")))
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not an absolute path", origin,
+                                               k->group, k->key, value);
                 if (k->type == KC_KEY_FS_CACHE && !streq(value, "auto") && !streq(value, "always") &&
                     !streq(value, "never"))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of auto, always, never", origin,
-                                               k->group, k->key, value);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of auto, always, never",
+                                               origin, k->group, k->key, value);
                 if (strpbrk(value, "\n\r"))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: value contains a newline", origin, k->group, k->key);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: value contains a newline", origin,
+                                               k->group, k->key);
                 g_free(*(char **) p);
                 *(char **) p = g_strdup(value);
                 return 0;
@@ -204,8 +209,8 @@ int kc_vm_key_set(KcVmConfig *c, const KcVmKey *k, const char *value, const char
                 g_autoptr(GError) error = NULL;
 
                 if (!g_ascii_string_to_unsigned(value, 10, k->min, k->max, &v, &error))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not an integer in %u..%u", origin, k->group,
-                                               k->key, value, k->min, k->max);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not an integer in %u..%u",
+                                               origin, k->group, k->key, value, k->min, k->max);
                 *(unsigned *) p = (unsigned) v;
                 return 0;
         }
@@ -215,27 +220,28 @@ int kc_vm_key_set(KcVmConfig *c, const KcVmKey *k, const char *value, const char
                 else if (streq(value, "false") || streq(value, "0"))
                         *(bool *) p = false;
                 else
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not true or false", origin, k->group,
-                                               k->key, value);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not true or false", origin,
+                                               k->group, k->key, value);
                 return 0;
         case KC_KEY_MACHINE:
                 r = kc_machine_type_from_string(value);
                 if (r < 0)
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of microvm, q35", origin, k->group,
-                                               k->key, value);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of microvm, q35",
+                                               origin, k->group, k->key, value);
                 *(KcMachineType *) p = r;
                 return 0;
         case KC_KEY_ACCEL:
                 r = kc_accel_from_string(value);
                 if (r < 0)
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of kvm, tcg, auto", origin,
-                                               k->group, k->key, value);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of kvm, tcg, auto",
+                                               origin, k->group, k->key, value);
                 *(KcAccel *) p = r;
                 return 0;
         case KC_KEY_SHARED_FS:
                 r = kc_shared_fs_from_string(value);
                 if (r < 0)
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not one of virtio-fs, virtio-9p, none",
+                        return log_error_errno(EINVAL,
+                                               "%s: [%s] %s: '%s' is not one of virtio-fs, virtio-9p, none",
                                                origin, k->group, k->key, value);
                 *(KcSharedFs *) p = r;
                 return 0;
@@ -252,11 +258,12 @@ static int set_list(KcVmConfig *c, const KcVmKey *k, char **list, const char *or
 
         for (char **s = list; *s; s++) {
                 if ((*s)[0] == '"' || (*s)[0] == '[')
-                        return log_error_errno(EINVAL, "%s: [%s] %s: lists are written a;b;c, without quotes or brackets",
-                                               origin, k->group, k->key);
+                        return log_error_errno(
+                                EINVAL, "%s: [%s] %s: lists are written a;b;c, without quotes or brackets",
+                                origin, k->group, k->key);
                 if (k->type == KC_KEY_REGEXV && !valid_regex(*s))
-                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not a valid regular expression", origin,
-                                               k->group, k->key, *s);
+                        return log_error_errno(EINVAL, "%s: [%s] %s: '%s' is not a valid regular expression",
+                                               origin, k->group, k->key, *s);
         }
         g_strfreev(*p);
         *p = g_strdupv(list);
@@ -300,14 +307,16 @@ static int load_keyfile(KcVmConfig *c, GKeyFile *kf, const char *origin) {
 
 int kc_vm_config_validate(const KcVmConfig *c, const char *origin) {
         if (c->default_maxvcpus != 0 && c->default_maxvcpus < c->default_vcpus)
-                return log_error_errno(EINVAL, "%s: default_maxvcpus (%u) is less than default_vcpus (%u)", origin,
-                                       c->default_maxvcpus, c->default_vcpus);
+                return log_error_errno(EINVAL, "%s: default_maxvcpus (%u) is less than default_vcpus (%u)",
+                                       origin, c->default_maxvcpus, c->default_vcpus);
         if (c->machine_type == KC_MACHINE_MICROVM && c->default_maxvcpus > c->default_vcpus)
-                return log_error_errno(EINVAL, "%s: machine_type microvm has no CPU hot-plug: default_maxvcpus (%u) "
-                                       "must be 0 or default_vcpus (%u)", origin, c->default_maxvcpus,
-                                       c->default_vcpus);
+                return log_error_errno(EINVAL,
+                                       "%s: machine_type microvm has no CPU hot-plug: default_maxvcpus (%u) "
+                                       "must be 0 or default_vcpus (%u)",
+                                       origin, c->default_maxvcpus, c->default_vcpus);
         if (!c->cpu_features || strpbrk(c->cpu_features, " \t"))
-                return log_error_errno(EINVAL, "%s: cpu_features must be a comma-separated list without spaces", origin);
+                return log_error_errno(
+                        EINVAL, "%s: cpu_features must be a comma-separated list without spaces", origin);
         return 0;
 }
 
@@ -367,7 +376,8 @@ int kc_vm_config_load(KcVmConfig **ret) {
                 return r;
         if (run_dir && run_dir[0]) {
                 if (run_dir[0] != '/')
-                        return log_error_errno(EINVAL, "%s: '%s' is not an absolute path", KC_VM_RUN_DIR_ENV, run_dir);
+                        return log_error_errno(EINVAL, "%s: '%s' is not an absolute path", KC_VM_RUN_DIR_ENV,
+                                               run_dir);
                 g_free(c->vm_run_dir);
                 c->vm_run_dir = g_strdup(run_dir);
         }

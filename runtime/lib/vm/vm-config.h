@@ -9,9 +9,9 @@
 #define KC_VM_RUN_DIR_ENV "KATA_CONMON_VM_RUN_DIR"
 
 #define KC_VM_MAX_VCPUS 240
-#define KC_VM_MIN_MEMORY 64           /* MiB */
+#define KC_VM_MIN_MEMORY 64            /* MiB */
 #define KC_VM_MAX_MEMORY (1024 * 1024) /* MiB */
-#define KC_VM_MAX_KERNEL_PARAMS 2048  /* bytes */
+#define KC_VM_MAX_KERNEL_PARAMS 2048   /* bytes */
 
 typedef enum KcMachineType {
         KC_MACHINE_MICROVM,

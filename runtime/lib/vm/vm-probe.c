@@ -43,8 +43,9 @@ unsigned kc_vm_host_tsc_khz(void) {
         while (fgets(line, sizeof(line), f)) {
                 double mhz;
 
-                if (strncmp(line, "cpu MHz", 7) == 0 && sscanf(strchr(line, ':') ? strchr(line, ':') + 1 : "", "%lf",
-                                                               &mhz) == 1 && mhz > 0 && mhz < 100000)
+                if (strncmp(line, "cpu MHz", 7) == 0 &&
+                    sscanf(strchr(line, ':') ? strchr(line, ':') + 1 : "", "%lf", &mhz) == 1 && mhz > 0 &&
+                    mhz < 100000)
                         return (unsigned) (mhz * 1000 + 0.5);
         }
         return 0;

@@ -102,7 +102,8 @@ static int read_shared(const char *type) {
         FILE *f;
 
         (void) mkdir("/mnt", 0755);
-        if (mount("kataShared", "/mnt", type, 0, strcmp(type, "9p") == 0 ? "trans=virtio,version=9p2000.L" : NULL) < 0) {
+        if (mount("kataShared", "/mnt", type, 0,
+                  strcmp(type, "9p") == 0 ? "trans=virtio,version=9p2000.L" : NULL) < 0) {
                 printf("KC-TEST-INIT: mounting kataShared (%s) failed: %m\n", type);
                 return -1;
         }
@@ -134,8 +135,9 @@ int main(void) {
         printf("KC-TEST-INIT-MARKER\n");
         fflush(stdout);
         if (strstr(cmdline, "kctest.modules=1")) {
-                const char *fs = strstr(cmdline, "kctest.fs=virtiofs") ? "virtiofs" :
-                                 strstr(cmdline, "kctest.fs=9p")       ? "9p" : NULL;
+                const char *fs = strstr(cmdline, "kctest.fs=virtiofs") ? "virtiofs"
+                                 : strstr(cmdline, "kctest.fs=9p")     ? "9p"
+                                                                       : NULL;
 
                 if (load_modules() == 0 && greet_port() == 0 && (!fs || read_shared(fs) == 0))
                         printf("KC-TEST-INIT: all good\n");

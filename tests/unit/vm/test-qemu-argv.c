@@ -40,22 +40,24 @@ static bool has_arg(char **argv, const char *arg) {
 
 static void assert_common(char **argv) {
         /* hardening and no daemonizing: the monitor supervises QEMU as its child */
-        g_assert_true(has_value(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+        g_assert_true(has_value(argv, "-sandbox",
+                                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
         g_assert_true(has_arg(argv, "-nodefaults"));
         g_assert_true(has_arg(argv, "-no-user-config"));
         g_assert_true(has_arg(argv, "-nographic"));
         g_assert_false(has_arg(argv, "-daemonize"));
         g_assert_true(has_value(argv, "-serial", "chardev:kc-console"));
-        g_assert_true(has_value(argv, "-device",
-                                "virtserialport,bus=kc-serial.0,chardev=kc-agent,id=kc-channel0,name=agent.channel.0"));
+        g_assert_true(has_value(
+                argv, "-device",
+                "virtserialport,bus=kc-serial.0,chardev=kc-agent,id=kc-channel0,name=agent.channel.0"));
 }
 
 static KcVmParams params(KcAccel accel) {
         return (KcVmParams){
                 .sandbox_id = "pod-1.a_b",
                 .accel = accel,
-                .agent = { .fd = 5, .path = NULL },
-                .console = { .fd = 6, .path = NULL },
+                .agent = {.fd = 5, .path = NULL},
+                .console = {.fd = 6, .path = NULL},
                 .qmp = KC_VM_ENDPOINT_NONE,
                 .virtio_fs_socket = "/run/kata-containers/kata-conmon/pod-1/virtiofsd.sock",
                 .shared_dir = "/run/kata-containers/kata-conmon/pod-1/shared",
@@ -64,7 +66,8 @@ static KcVmParams params(KcAccel accel) {
 }
 
 static void test_microvm_tcg_virtiofs(void) {
-        g_autoptr(KcVmConfig) c = config("[hypervisor.qemu]\naccel=tcg\nkernel=/k/vmlinux\ninitrd=/k/initrd\n");
+        g_autoptr(KcVmConfig) c =
+                config("[hypervisor.qemu]\naccel=tcg\nkernel=/k/vmlinux\ninitrd=/k/initrd\n");
         KcVmParams p = params(KC_ACCEL_TCG);
         g_auto(GStrv) argv = NULL;
         const char *append;
@@ -73,7 +76,8 @@ static void test_microvm_tcg_virtiofs(void) {
         assert_common(argv);
         g_assert_cmpstr(argv[0], ==, "/usr/bin/qemu-system-x86_64");
         g_assert_cmpstr(value_of(argv, "-name", 0), ==, "sandbox-pod-1.a_b");
-        g_assert_cmpstr(value_of(argv, "-machine", 0), ==, "microvm,accel=tcg,isa-serial=on,rtc=on,memory-backend=kc-ram");
+        g_assert_cmpstr(value_of(argv, "-machine", 0), ==,
+                        "microvm,accel=tcg,isa-serial=on,rtc=on,memory-backend=kc-ram");
         g_assert_cmpstr(value_of(argv, "-cpu", 0), ==, "max");
         g_assert_cmpstr(value_of(argv, "-m", 0), ==, "2048M");
         g_assert_true(has_value(argv, "-object", "memory-backend-memfd,id=kc-ram,size=2048M,share=on"));
@@ -83,9 +87,11 @@ static void test_microvm_tcg_virtiofs(void) {
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-console,fd=6"));
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-agent,fd=5"));
         g_assert_true(has_value(argv, "-device", "virtio-serial-device,id=kc-serial"));
-        g_assert_true(has_value(argv, "-chardev",
-                                "socket,id=kc-virtiofs,path=/run/kata-containers/kata-conmon/pod-1/virtiofsd.sock"));
-        g_assert_true(has_value(argv, "-device", "vhost-user-fs-device,chardev=kc-virtiofs,tag=kataShared,queue-size=1024"));
+        g_assert_true(has_value(
+                argv, "-chardev",
+                "socket,id=kc-virtiofs,path=/run/kata-containers/kata-conmon/pod-1/virtiofsd.sock"));
+        g_assert_true(has_value(argv, "-device",
+                                "vhost-user-fs-device,chardev=kc-virtiofs,tag=kataShared,queue-size=1024"));
         g_assert_null(value_of(argv, "-fsdev", 0));
         g_assert_null(value_of(argv, "-mon", 0));
         g_assert_cmpstr(value_of(argv, "-global", 0), ==, "virtio-mmio.force-legacy=false");
@@ -101,16 +107,17 @@ static void test_microvm_tcg_virtiofs(void) {
 }
 
 static void test_q35_kvm_9p_paths(void) {
-        g_autoptr(KcVmConfig) c = config("[hypervisor.qemu]\nmachine_type=q35\nshared_fs=virtio-9p\ndefault_vcpus=2\n"
-                                         "default_maxvcpus=4\ndefault_memory=1024\nkernel_params=foo=bar\n"
-                                         "enable_debug=true\n[agent.kata]\nenable_debug=true\n");
+        g_autoptr(KcVmConfig) c =
+                config("[hypervisor.qemu]\nmachine_type=q35\nshared_fs=virtio-9p\ndefault_vcpus=2\n"
+                       "default_maxvcpus=4\ndefault_memory=1024\nkernel_params=foo=bar\n"
+                       "enable_debug=true\n[agent.kata]\nenable_debug=true\n");
         KcVmParams p = params(KC_ACCEL_KVM);
         g_auto(GStrv) argv = NULL;
         const char *append;
 
-        p.agent = (KcVmEndpoint){ .fd = -1, .path = "/run/x/agent.sock" };
-        p.console = (KcVmEndpoint){ .fd = -1, .path = "/run/x/console.sock" };
-        p.qmp = (KcVmEndpoint){ .fd = 9, .path = NULL };
+        p.agent = (KcVmEndpoint){.fd = -1, .path = "/run/x/agent.sock"};
+        p.console = (KcVmEndpoint){.fd = -1, .path = "/run/x/console.sock"};
+        p.qmp = (KcVmEndpoint){.fd = 9, .path = NULL};
         g_assert_cmpint(kc_vm_qemu_argv(c, &p, &argv), ==, 0);
         assert_common(argv);
         g_assert_cmpstr(value_of(argv, "-machine", 0), ==, "q35,accel=kvm");
@@ -121,11 +128,14 @@ static void test_q35_kvm_9p_paths(void) {
         g_assert_cmpstr(value_of(argv, "-smp", 0), ==, "2,cores=1,threads=1,sockets=4,maxcpus=4");
         g_assert_true(has_value(argv, "-global", "kvm-pit.lost_tick_policy=discard"));
         g_assert_false(has_value(argv, "-global", "virtio-mmio.force-legacy=false"));
-        g_assert_true(has_value(argv, "-chardev", "socket,id=kc-console,path=/run/x/console.sock,server=on,wait=off"));
-        g_assert_true(has_value(argv, "-chardev", "socket,id=kc-agent,path=/run/x/agent.sock,server=on,wait=off"));
+        g_assert_true(has_value(argv, "-chardev",
+                                "socket,id=kc-console,path=/run/x/console.sock,server=on,wait=off"));
+        g_assert_true(
+                has_value(argv, "-chardev", "socket,id=kc-agent,path=/run/x/agent.sock,server=on,wait=off"));
         g_assert_true(has_value(argv, "-device", "virtio-serial-pci,id=kc-serial"));
-        g_assert_true(has_value(argv, "-fsdev", "local,id=kc-9p,path=/run/kata-containers/kata-conmon/pod-1/shared,"
-                                                "security_model=none,multidevs=remap"));
+        g_assert_true(has_value(argv, "-fsdev",
+                                "local,id=kc-9p,path=/run/kata-containers/kata-conmon/pod-1/shared,"
+                                "security_model=none,multidevs=remap"));
         g_assert_true(has_value(argv, "-device", "virtio-9p-pci,fsdev=kc-9p,mount_tag=kataShared"));
         g_assert_true(has_value(argv, "-device", "virtio-rng-pci,rng=kc-rng"));
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-qmp,fd=9"));
@@ -173,16 +183,17 @@ static void test_comma_escaping(void) {
         g_auto(GStrv) argv = NULL;
 
         p.virtio_fs_socket = "/run/a,b/virtiofsd.sock";
-        p.console = (KcVmEndpoint){ .fd = -1, .path = "/run/a,b/console.sock" };
+        p.console = (KcVmEndpoint){.fd = -1, .path = "/run/a,b/console.sock"};
         g_assert_cmpint(kc_vm_qemu_argv(c, &p, &argv), ==, 0);
         g_assert_true(has_value(argv, "-chardev", "socket,id=kc-virtiofs,path=/run/a,,b/virtiofsd.sock"));
-        g_assert_true(has_value(argv, "-chardev", "socket,id=kc-console,path=/run/a,,b/console.sock,server=on,wait=off"));
+        g_assert_true(has_value(argv, "-chardev",
+                                "socket,id=kc-console,path=/run/a,,b/console.sock,server=on,wait=off"));
 }
 
 static void test_errors(void) {
         g_autoptr(KcVmConfig) c = config("[hypervisor.qemu]\naccel=tcg\n");
         g_autoptr(KcVmConfig) p9 = config("[hypervisor.qemu]\nshared_fs=virtio-9p\n");
-        static const char *bad_ids[] = { NULL, "", "-x", "a b", "a/b", "../x", "a,b" };
+        static const char *bad_ids[] = {NULL, "", "-x", "a b", "a/b", "../x", "a,b"};
         KcVmParams p;
         char **argv = NULL;
 
@@ -212,7 +223,7 @@ static void test_errors(void) {
         g_assert_nonnull(strstr(logged->str, "console: both an fd and a path"));
 
         p = params(KC_ACCEL_TCG);
-        p.agent = (KcVmEndpoint){ .fd = -1, .path = "relative.sock" };
+        p.agent = (KcVmEndpoint){.fd = -1, .path = "relative.sock"};
         g_assert_cmpint(kc_vm_qemu_argv(c, &p, &argv), ==, -EINVAL);
 
         p = params(KC_ACCEL_TCG);

@@ -110,7 +110,8 @@ static void test_overrides(void) {
 static void test_explicit_kernel(void) {
         g_autoptr(KcVmConfig) c = NULL;
 
-        g_assert_cmpint(load("[runtime]\nimage_cache_dir=/x\n[hypervisor.qemu]\nkernel=/boot/vmlinux\n", &c), ==, 0);
+        g_assert_cmpint(load("[runtime]\nimage_cache_dir=/x\n[hypervisor.qemu]\nkernel=/boot/vmlinux\n", &c),
+                        ==, 0);
         g_assert_cmpstr(c->kernel, ==, "/boot/vmlinux");
         g_assert_cmpstr(c->initrd, ==, "/x/initrd");
 }
@@ -128,8 +129,10 @@ static void test_malformed(void) {
 static void test_unknown_key_warns(void) {
         g_autoptr(KcVmConfig) c = NULL;
 
-        g_assert_cmpint(load("[hypervisor.qemu]\nmemory_slots=10\n[factory]\nenable_template=true\n", &c), ==, 0);
-        g_assert_nonnull(strstr(logged->str, "4:test.conf: unknown key 'memory_slots' in [hypervisor.qemu], ignored"));
+        g_assert_cmpint(load("[hypervisor.qemu]\nmemory_slots=10\n[factory]\nenable_template=true\n", &c),
+                        ==, 0);
+        g_assert_nonnull(strstr(logged->str,
+                                "4:test.conf: unknown key 'memory_slots' in [hypervisor.qemu], ignored"));
         g_assert_nonnull(strstr(logged->str, "unknown key 'enable_template' in [factory]"));
 }
 
@@ -138,26 +141,31 @@ static void test_bad_values(void) {
                 const char *text;
                 const char *message;
         } cases[] = {
-                { "[hypervisor.qemu]\ndefault_vcpus=0\n", "default_vcpus: '0' is not an integer in 1..240" },
-                { "[hypervisor.qemu]\ndefault_vcpus=two\n", "default_vcpus: 'two' is not an integer" },
-                { "[hypervisor.qemu]\ndefault_vcpus=-1\n", "default_vcpus: '-1' is not an integer" },
-                { "[hypervisor.qemu]\ndefault_memory=16\n", "default_memory: '16' is not an integer in 64..1048576" },
-                { "[hypervisor.qemu]\ndefault_memory=2G\n", "default_memory: '2G'" },
-                { "[hypervisor.qemu]\nmachine_type=pc\n", "machine_type: 'pc' is not one of microvm, q35" },
-                { "[hypervisor.qemu]\naccel=xen\n", "accel: 'xen' is not one of kvm, tcg, auto" },
-                { "[hypervisor.qemu]\nshared_fs=nfs\n", "shared_fs: 'nfs' is not one of virtio-fs, virtio-9p, none" },
-                { "[hypervisor.qemu]\nvirtio_fs_cache=sometimes\n", "virtio_fs_cache: 'sometimes' is not one of" },
-                { "[hypervisor.qemu]\npath=qemu-system-x86_64\n", "path: 'qemu-system-x86_64' is not an absolute path" },
-                { "[hypervisor.qemu]\ninitrd=/a/../b\n", "initrd: '/a/../b' is not an absolute path" },
-                { "[hypervisor.qemu]\nkernel=\"/boot/vmlinuz\"\n", "kernel: values are not quoted" },
-                { "[hypervisor.qemu]\nenable_debug=yes\n", "enable_debug: 'yes' is not true or false" },
-                { "[hypervisor.qemu]\nenable_annotations=(\n", "'(' is not a valid regular expression" },
-                { "[hypervisor.qemu]\nenable_annotations=[\"kernel_params\"]\n", "lists are written a;b;c" },
-                { "[hypervisor.qemu]\nmachine_type=q35\ndefault_vcpus=4\ndefault_maxvcpus=2\n",
-                  "default_maxvcpus (2) is less than default_vcpus (4)" },
-                { "[hypervisor.qemu]\ndefault_vcpus=1\ndefault_maxvcpus=2\n", "microvm has no CPU hot-plug" },
-                { "[hypervisor.qemu]\ncpu_features=pmu=off, +x\n", "cpu_features must be a comma-separated list" },
-                { "[runtime]\nvm_start_timeout=0\n", "vm_start_timeout: '0' is not an integer in 1..3600" },
+                {"[hypervisor.qemu]\ndefault_vcpus=0\n", "default_vcpus: '0' is not an integer in 1..240"},
+                {"[hypervisor.qemu]\ndefault_vcpus=two\n", "default_vcpus: 'two' is not an integer"},
+                {"[hypervisor.qemu]\ndefault_vcpus=-1\n", "default_vcpus: '-1' is not an integer"},
+                {"[hypervisor.qemu]\ndefault_memory=16\n",
+                 "default_memory: '16' is not an integer in 64..1048576"},
+                {"[hypervisor.qemu]\ndefault_memory=2G\n", "default_memory: '2G'"},
+                {"[hypervisor.qemu]\nmachine_type=pc\n", "machine_type: 'pc' is not one of microvm, q35"},
+                {"[hypervisor.qemu]\naccel=xen\n", "accel: 'xen' is not one of kvm, tcg, auto"},
+                {"[hypervisor.qemu]\nshared_fs=nfs\n",
+                 "shared_fs: 'nfs' is not one of virtio-fs, virtio-9p, none"},
+                {"[hypervisor.qemu]\nvirtio_fs_cache=sometimes\n",
+                 "virtio_fs_cache: 'sometimes' is not one of"},
+                {"[hypervisor.qemu]\npath=qemu-system-x86_64\n",
+                 "path: 'qemu-system-x86_64' is not an absolute path"},
+                {"[hypervisor.qemu]\ninitrd=/a/../b\n", "initrd: '/a/../b' is not an absolute path"},
+                {"[hypervisor.qemu]\nkernel=\"/boot/vmlinuz\"\n", "kernel: values are not quoted"},
+                {"[hypervisor.qemu]\nenable_debug=yes\n", "enable_debug: 'yes' is not true or false"},
+                {"[hypervisor.qemu]\nenable_annotations=(\n", "'(' is not a valid regular expression"},
+                {"[hypervisor.qemu]\nenable_annotations=[\"kernel_params\"]\n", "lists are written a;b;c"},
+                {"[hypervisor.qemu]\nmachine_type=q35\ndefault_vcpus=4\ndefault_maxvcpus=2\n",
+                 "default_maxvcpus (2) is less than default_vcpus (4)"},
+                {"[hypervisor.qemu]\ndefault_vcpus=1\ndefault_maxvcpus=2\n", "microvm has no CPU hot-plug"},
+                {"[hypervisor.qemu]\ncpu_features=pmu=off, +x\n",
+                 "cpu_features must be a comma-separated list"},
+                {"[runtime]\nvm_start_timeout=0\n", "vm_start_timeout: '0' is not an integer in 1..3600"},
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -240,8 +248,8 @@ static void test_annotations(void) {
         g_assert_cmpint(kc_vm_config_apply_annotations(c, NULL), ==, 0);
 
         /* kernel_params is enabled by default and appended; foreign and informational ones are ignored */
-        a = annotations(HV "kernel_params", "agent.log=debug", "io.kubernetes.cri-o.ContainerType", "sandbox",
-                        "io.katacontainers.pkg.oci.bundle_path", "/b", NULL);
+        a = annotations(HV "kernel_params", "agent.log=debug", "io.kubernetes.cri-o.ContainerType",
+                        "sandbox", "io.katacontainers.pkg.oci.bundle_path", "/b", NULL);
         g_assert_cmpint(kc_vm_config_apply_annotations(c, a), ==, 0);
         g_assert_cmpstr(c->kernel_params, ==, "quiet agent.log=debug");
         g_clear_pointer(&a, g_hash_table_unref);
@@ -251,7 +259,7 @@ static void test_annotations(void) {
         a = annotations(HV "default_memory", "4096", NULL);
         g_assert_cmpint(kc_vm_config_apply_annotations(c, a), ==, -EPERM);
         g_assert_nonnull(strstr(logged->str, HV "default_memory is not allowed: add 'default_memory' to "
-                                             "enable_annotations"));
+                                                "enable_annotations"));
         g_assert_cmpuint(c->default_memory, ==, 2048);
         g_clear_pointer(&a, g_hash_table_unref);
 
@@ -271,8 +279,9 @@ static void test_annotations(void) {
         setup_log();
         a = annotations(HV "default_vcpus", "lots", NULL);
         g_assert_cmpint(kc_vm_config_apply_annotations(c, a), ==, -EINVAL);
-        g_assert_nonnull(strstr(logged->str, "annotation " HV "default_vcpus: [hypervisor.qemu] default_vcpus: "
-                                             "'lots' is not an integer"));
+        g_assert_nonnull(strstr(logged->str,
+                                "annotation " HV "default_vcpus: [hypervisor.qemu] default_vcpus: "
+                                "'lots' is not an integer"));
         g_clear_pointer(&a, g_hash_table_unref);
 
         /* microvm cannot get more max vCPUs than vCPUs: validated after the overrides */
@@ -301,8 +310,8 @@ static void test_annotations(void) {
         g_clear_pointer(&a, g_hash_table_unref);
         g_strfreev(c->valid_hypervisor_paths);
         c->valid_hypervisor_paths = g_strsplit("/opt/qemu-*/bin/qemu-system-x86_64", ";", -1);
-        a = annotations(HV "path", "/opt/qemu-8/bin/qemu-system-x86_64", HV "machine_type", "q35", HV "shared_fs",
-                        "none", NULL);
+        a = annotations(HV "path", "/opt/qemu-8/bin/qemu-system-x86_64", HV "machine_type", "q35",
+                        HV "shared_fs", "none", NULL);
         g_assert_cmpint(kc_vm_config_apply_annotations(c, a), ==, 0);
         g_assert_cmpstr(c->qemu_path, ==, "/opt/qemu-8/bin/qemu-system-x86_64");
         g_assert_cmpint(c->machine_type, ==, KC_MACHINE_Q35);
