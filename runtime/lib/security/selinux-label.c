@@ -18,7 +18,7 @@ void kc_selinux_label_done(KcSelinuxLabel *label) {
         free(label->role);
         free(label->type);
         free(label->level);
-        *label = (KcSelinuxLabel) {};
+        *label = (KcSelinuxLabel){};
 }
 
 static bool identifier_is_valid(const char *s, size_t n) {
@@ -205,7 +205,7 @@ int kc_selinux_file_label(const char *process_label, const char *file_type, char
 }
 
 static bool options_have_context(const char *options) {
-        static const char *const names[] = { "context=", "fscontext=", "defcontext=", "rootcontext=" };
+        static const char *const names[] = {"context=", "fscontext=", "defcontext=", "rootcontext="};
         const char *p = options;
 
         while (p && *p) {

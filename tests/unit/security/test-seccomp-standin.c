@@ -16,11 +16,11 @@
 
 /* What the confined child reports through its pipe. */
 typedef struct Report {
-        int apply;           /* kc_seccomp_apply_standin() */
-        int openat_errno;    /* a denied call */
-        int socket_errno;    /* another denied call */
-        int kill_errno;      /* signalling another process is denied too */
-        long getpid;         /* an allowed call */
+        int apply;        /* kc_seccomp_apply_standin() */
+        int openat_errno; /* a denied call */
+        int socket_errno; /* another denied call */
+        int kill_errno;   /* signalling another process is denied too */
+        long getpid;      /* an allowed call */
         long getpid_errno;
 } Report;
 
@@ -34,7 +34,7 @@ static void on_signal(int sig) {
 
 _Noreturn static void child(int fd, pid_t parent) {
         Report r = {};
-        struct sigaction sa = { .sa_handler = on_signal };
+        struct sigaction sa = {.sa_handler = on_signal};
         sigset_t block, wait_mask;
         long v;
 

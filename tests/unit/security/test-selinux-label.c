@@ -26,7 +26,8 @@ static void test_parse_fields(void) {
         g_assert_null(l.level);
         kc_selinux_label_done(&l);
 
-        g_assert_cmpint(kc_selinux_label_parse("unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023", &l), ==, 0);
+        g_assert_cmpint(kc_selinux_label_parse("unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023", &l),
+                        ==, 0);
         g_assert_cmpstr(l.level, ==, "s0-s0:c0.c1023");
         kc_selinux_label_done(&l);
 }
@@ -132,7 +133,7 @@ static void test_format_roundtrip(void) {
                 kc_selinux_label_done(&l);
         }
 
-        KcSelinuxLabel bad = { .user = (char *) "u", .role = (char *) "r", .type = (char *) "t t" };
+        KcSelinuxLabel bad = {.user = (char *) "u", .role = (char *) "r", .type = (char *) "t t"};
         char *s = NULL;
         g_assert_cmpint(kc_selinux_label_format(&bad, &s), ==, -EINVAL);
         g_assert_null(s);
@@ -142,14 +143,18 @@ static void test_vm_process_label(void) {
         static const struct {
                 const char *pod, *type, *want;
         } cases[] = {
-                { "system_u:system_r:container_t:s0:c123,c456", NULL, "system_u:system_r:container_kvm_t:s0:c123,c456" },
+                {"system_u:system_r:container_t:s0:c123,c456", NULL,
+                 "system_u:system_r:container_kvm_t:s0:c123,c456"},
                 /* CRI-O already rewrote the infra label: unchanged. */
-                { "system_u:system_r:container_kvm_t:s0:c1,c2", NULL, "system_u:system_r:container_kvm_t:s0:c1,c2" },
-                { "system_u:system_r:spc_t:s0", NULL, "system_u:system_r:container_kvm_t:s0" },
-                { "staff_u:staff_r:container_t:s0-s0:c0.c1023", NULL, "staff_u:staff_r:container_kvm_t:s0-s0:c0.c1023" },
-                { "user_u:user_r:user_t", NULL, "user_u:user_r:container_kvm_t" },
+                {"system_u:system_r:container_kvm_t:s0:c1,c2", NULL,
+                 "system_u:system_r:container_kvm_t:s0:c1,c2"},
+                {"system_u:system_r:spc_t:s0", NULL, "system_u:system_r:container_kvm_t:s0"},
+                {"staff_u:staff_r:container_t:s0-s0:c0.c1023", NULL,
+                 "staff_u:staff_r:container_kvm_t:s0-s0:c0.c1023"},
+                {"user_u:user_r:user_t", NULL, "user_u:user_r:container_kvm_t"},
                 /* A kvm_process type read from lxc_contexts. */
-                { "system_u:system_r:container_t:s0:c7,c8", "svirt_kvm_t", "system_u:system_r:svirt_kvm_t:s0:c7,c8" },
+                {"system_u:system_r:container_t:s0:c7,c8", "svirt_kvm_t",
+                 "system_u:system_r:svirt_kvm_t:s0:c7,c8"},
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -173,18 +178,22 @@ static void test_vm_process_label_none_and_bad(void) {
         s = (char *) "untouched";
         for (size_t i = 1; i < G_N_ELEMENTS(invalid_labels); i++)
                 g_assert_cmpint(kc_selinux_vm_process_label(invalid_labels[i], NULL, &s), ==, -EINVAL);
-        g_assert_cmpint(kc_selinux_vm_process_label("system_u:system_r:container_t:s0", "bad type", &s), ==, -EINVAL);
-        g_assert_cmpint(kc_selinux_vm_process_label("system_u:system_r:container_t:s0", "", &s), ==, -EINVAL);
+        g_assert_cmpint(kc_selinux_vm_process_label("system_u:system_r:container_t:s0", "bad type", &s), ==,
+                        -EINVAL);
+        g_assert_cmpint(kc_selinux_vm_process_label("system_u:system_r:container_t:s0", "", &s), ==,
+                        -EINVAL);
         g_assert_cmpstr(s, ==, "untouched");
 }
 
 static void test_file_label(void) {
         char *s = NULL;
 
-        g_assert_cmpint(kc_selinux_file_label("system_u:system_r:container_kvm_t:s0:c123,c456", NULL, &s), ==, 0);
+        g_assert_cmpint(kc_selinux_file_label("system_u:system_r:container_kvm_t:s0:c123,c456", NULL, &s),
+                        ==, 0);
         g_assert_cmpstr(s, ==, "system_u:object_r:container_file_t:s0:c123,c456");
         free(s);
-        g_assert_cmpint(kc_selinux_file_label("system_u:system_r:container_t:s0", "container_ro_file_t", &s), ==, 0);
+        g_assert_cmpint(kc_selinux_file_label("system_u:system_r:container_t:s0", "container_ro_file_t", &s),
+                        ==, 0);
         g_assert_cmpstr(s, ==, "system_u:object_r:container_ro_file_t:s0");
         free(s);
         s = (char *) "untouched";
@@ -228,15 +237,14 @@ static void test_mount_options(void) {
 }
 
 static void test_lxc_contexts(void) {
-        static const char *text =
-                "# container-selinux lxc_contexts\n"
-                "process = \"system_u:system_r:container_t:s0\"\n"
-                "  file = \"system_u:object_r:container_file_t:s0\"\n"
-                "kvm_process_extra = \"system_u:system_r:wrong_t:s0\"\n"
-                "#kvm_process = \"system_u:system_r:commented_t:s0\"\n"
-                "kvm_process=\"system_u:system_r:container_kvm_t:s0\"   \n"
-                "broken = \"not a label\"\n"
-                "bare = system_u:system_r:bare_t:s0";
+        static const char *text = "# container-selinux lxc_contexts\n"
+                                  "process = \"system_u:system_r:container_t:s0\"\n"
+                                  "  file = \"system_u:object_r:container_file_t:s0\"\n"
+                                  "kvm_process_extra = \"system_u:system_r:wrong_t:s0\"\n"
+                                  "#kvm_process = \"system_u:system_r:commented_t:s0\"\n"
+                                  "kvm_process=\"system_u:system_r:container_kvm_t:s0\"   \n"
+                                  "broken = \"not a label\"\n"
+                                  "bare = system_u:system_r:bare_t:s0";
         char *s = NULL;
 
         g_assert_cmpint(kc_selinux_lxc_contexts_lookup(text, "kvm_process", &s), ==, 0);
@@ -268,7 +276,8 @@ static void test_exec_label_without_selinux(void) {
         }
         /* This kernel has no SELinux: a valid label is a no-op, not an error. */
         g_assert_cmpint(kc_selinux_set_exec_label("system_u:system_r:container_kvm_t:s0:c1,c2"), ==, 0);
-        g_assert_cmpint(kc_selinux_set_sockcreate_label("system_u:system_r:container_kvm_t:s0:c1,c2"), ==, 0);
+        g_assert_cmpint(kc_selinux_set_sockcreate_label("system_u:system_r:container_kvm_t:s0:c1,c2"), ==,
+                        0);
         g_assert_cmpint(kc_selinux_set_sockcreate_label(NULL), ==, 0);
 }
 
@@ -288,7 +297,8 @@ static void test_vm_label_for_pod(void) {
         } else
                 g_assert_cmpint(r, ==, -ENOENT);
 
-        g_assert_cmpint(kc_selinux_vm_label_for_pod("system_u:system_r:container_t:s0:c5,c6", &label), ==, 0);
+        g_assert_cmpint(kc_selinux_vm_label_for_pod("system_u:system_r:container_t:s0:c5,c6", &label), ==,
+                        0);
         want = g_strdup_printf("system_u:system_r:%s:s0:c5,c6", want_type);
         g_assert_cmpstr(label, ==, want);
 
