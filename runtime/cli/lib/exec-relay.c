@@ -161,6 +161,11 @@ static void on_exec_reply(KcAgentClient *c, int result, JsonObject *reply, void 
         watch_stdin(r);
 }
 
+static void on_ignored_reply(KcAgentClient *c, int result, JsonObject *reply, void *userdata) {
+        if (result < 0)
+                log_debug_errno(result, "%s request failed: %m", (const char *) userdata);
+}
+
 static void send_resize(Relay *r) {
         g_autoptr(JsonObject) req = NULL;
         struct winsize ws = {};
@@ -173,7 +178,7 @@ static void send_resize(Relay *r) {
         json_object_set_string_member(req, "exec-id", r->exec_id);
         json_object_set_int_member(req, "rows", ws.ws_row);
         json_object_set_int_member(req, "cols", ws.ws_col);
-        (void) kc_agent_client_request(r->c, req, NULL, NULL);
+        (void) kc_agent_client_request(r->c, req, on_ignored_reply, (void *) "resize");
 }
 
 static gboolean on_winch(gpointer userdata) {
@@ -200,7 +205,7 @@ static gboolean on_signal(gpointer userdata) {
         json_object_set_string_member(req, "exec-id", f->relay->exec_id);
         json_object_set_int_member(req, "signal", f->sig);
         json_object_set_boolean_member(req, "all", false);
-        (void) kc_agent_client_request(f->relay->c, req, NULL, NULL);
+        (void) kc_agent_client_request(f->relay->c, req, on_ignored_reply, (void *) "signal");
         return G_SOURCE_CONTINUE;
 }
 

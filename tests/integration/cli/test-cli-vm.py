@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""kata-runtime against a real pod VM (kata-conmon's VM engine, QEMU under TCG), one boot: start,
+attached exec (stdio, exit codes, stdin), exec with a terminal (size forwarding), detached exec,
+pause/resume, kill -a, ps, then delete --force of a running sandbox leaving nothing behind."""
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+
+SRC = os.environ.get("KC_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../.."))
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "vm"))
+import kccrio  # noqa: E402
+import kcoci  # noqa: E402
+import kctap  # noqa: E402
+
+try:
+    import kcvm  # noqa: E402  (the VM engine tests' set-up: guest image, configuration)
+except ImportError:
+    kcvm = None
+
+tap = kctap.Tap()
+
+
+def create(h, cid, args, annotations, menv):
+    orig = kcoci.make_bundle
+
+    def make_bundle(bundle, rootfs, a, **k):
+        orig(bundle, rootfs, a, **k)
+        kcvm.add_annotations(bundle, annotations)
+    kccrio.kcoci.make_bundle = make_bundle
+    try:
+        return h.create(cid, args, env=menv, timeout=180)
+    finally:
+        kccrio.kcoci.make_bundle = orig
+
+
+def write_process(path, args, terminal=False):
+    with open(path, "w") as f:
+        json.dump(kcoci.process_spec(args, terminal), f)
+    return path
+
+
+def exec_on_pty(kr, cid, spec, rows, cols, timeout=60):
+    """kata-runtime exec --tty on a pty we own, like CRI-O's tty exec; returns (rc, output)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    p = subprocess.Popen([kr.path, kr.root_arg, "exec", "--tty", "--process", spec, cid], stdin=slave,
+                         stdout=slave, stderr=slave, env=kr.env, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif p.poll() is not None:
+            break
+    try:
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait()
+    os.close(master)
+    return rc, out.decode(errors="replace")
+
+
+def run(h, kr, menv, vmdir, tmp):
+    sid = "clipod-" + os.urandom(4).hex()
+    pod = create(h, sid, ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+                 {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid}, menv)
+    if not tap.ok(pod.pid and pod.pid > 0, "sandbox created (VM booted)", f"sync={pod.sync} err={pod.parent_err!r}"):
+        return
+    tap.eq(kr.run("start", sid, check=False).returncode, 0, "start <sandbox>")
+    app = create(h, "app", ["sh", "-c", "trap 'exit 143' TERM; while true; do sleep 1; done"],
+                 {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv)
+    if not tap.ok(app.pid and app.pid > 0, "container created in the pod", f"sync={app.sync}"):
+        return
+    r = kr.run("start", "app", check=False)
+    tap.eq(r.returncode, 0, "start app")
+    st = json.loads(kr.run("state", "app").stdout)
+    tap.ok(st["status"] == "running" and st["pid"] == app.pid, "state app: running with the stand-in pid", st)
+
+    # Attached exec: stdout, stderr, stdin, exit code.
+    spec = write_process(os.path.join(tmp, "p1.json"),
+                         ["sh", "-c", "echo out; echo err >&2; read x; echo got-$x; uname -r; exit 7"])
+    t0 = time.monotonic()
+    r = subprocess.run([kr.path, kr.root_arg, "exec", "--process", spec, "app"], input="abc\n",
+                       capture_output=True, text=True, env=kr.env, timeout=60)
+    tap.diag("attached exec took %.2f s" % (time.monotonic() - t0))
+    lines = r.stdout.splitlines()
+    tap.ok(r.returncode == 7 and lines[:2] == ["out", "got-abc"] and "err" in r.stderr,
+           "exec relays stdin/stdout/stderr and exits with the guest status (7)", (r.returncode, r.stdout, r.stderr))
+    tap.ok(len(lines) == 3 and lines[2] != os.uname().release, "exec runs on the guest kernel", lines)
+    r = subprocess.run([kr.path, kr.root_arg, "exec", "app", "sh", "-c", "kill -9 $$"], capture_output=True,
+                       text=True, env=kr.env, timeout=60, stdin=subprocess.DEVNULL)
+    tap.eq(r.returncode, 137, "exec with command args; a process killed by SIGKILL gives 137")
+    spec_bad = write_process(os.path.join(tmp, "p2.json"), ["/no/such/binary"])
+    r = kr.run("exec", "--process", spec_bad, "app", check=False)
+    tap.ok(r.returncode != 0 and r.stderr, "exec of a missing binary fails with a message", r.stderr)
+
+    # Terminal: the pty size reaches the guest; the output comes back through the tty stream.
+    spec_tty = write_process(os.path.join(tmp, "p3.json"), ["sh", "-c", "stty size; tty; exit 3"], terminal=True)
+    rc, out = exec_on_pty(kr, "app", spec_tty, 33, 101)
+    tap.ok(rc == 3 and "33 101" in out and "/dev/pts/" in out, "exec --tty: size forwarded, guest tty, status 3",
+           (rc, out))
+
+    # Detached exec: the relay's pid in --pid-file lives as long as the process.
+    pidfile = os.path.join(tmp, "exec.pid")
+    spec_d = write_process(os.path.join(tmp, "p4.json"), ["sleep", "3"])
+    # The relay keeps the stdio it was given (as runc's detached process does): give it files.
+    with open(os.path.join(tmp, "detach.err"), "w+") as err:
+        r = subprocess.run([kr.path, kr.root_arg, "exec", "--detach", "--pid-file", pidfile, "--process", spec_d,
+                            "app"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=kr.env,
+                           timeout=60)
+        err.seek(0)
+        errtext = err.read()
+    pid = int(kccrio.read_text(pidfile) or 0)
+    tap.ok(r.returncode == 0 and pid > 0 and kcoci.pid_alive(pid), "exec --detach: live pid in --pid-file",
+           (r.returncode, pid, errtext))
+    tap.ok(pid > 0 and kcoci.wait_for(lambda: not kcoci.pid_alive(pid), 30), "the detached relay exits with its "
+           "process")
+    kcoci.reap(pid, 1) if pid > 0 else None
+
+    # ps, pause/resume, kill -a.
+    r = kr.run("ps", "--format", "json", "app", check=False)
+    tap.ok(r.returncode == 0 and json.loads(r.stdout) == [app.pid], "ps --format json: the stand-in pid", r.stdout)
+    tap.eq(kr.run("pause", "app", check=False).returncode, 0, "pause app")
+    tap.eq(json.loads(kr.run("state", "app").stdout)["status"], "paused", "state app: paused")
+    r = kr.run("exec", "--process", spec, "app", check=False)
+    tap.ok(r.returncode == 1 and "paused" in r.stderr, "exec into a paused container is refused", r.stderr)
+    tap.eq(kr.run("resume", "app", check=False).returncode, 0, "resume app")
+    tap.eq(json.loads(kr.run("state", "app").stdout)["status"], "running", "state app: running again")
+    tap.eq(kr.run("kill", "-a", "app", "KILL", check=False).returncode, 0, "kill -a app KILL")
+    tap.eq(app.wait_exit(30), "137", "app's exit status is 137")
+    st = json.loads(kr.run("state", "app").stdout)
+    tap.ok(st["status"] == "stopped", "state app: stopped", st)
+    r = kr.run("kill", "app", "9", check=False)
+    tap.ok(r.returncode == 1 and "container not running" in r.stderr, "kill of a stopped container: not-found "
+           "phrase", r.stderr)
+    tap.eq(kr.run("delete", "app", check=False).returncode, 0, "delete app")
+
+    # delete --force of the running sandbox: the VM, its processes, mounts and dirs all go.
+    t0 = time.monotonic()
+    r = kr.run("delete", "--force", sid, check=False, timeout=60)
+    tap.ok(r.returncode == 0, "delete --force <running sandbox>", r.stderr)
+    tap.diag("delete --force of the sandbox took %.2f s" % (time.monotonic() - t0))
+    pod.wait_monitor(20)
+    tap.ok(not kcoci.pid_alive(pod.pid), "QEMU is gone")
+    time.sleep(0.2)
+    tap.eq(kcvm.processes_matching(vmdir), [], "no QEMU or virtiofsd left")
+    tap.eq([p for p in kcvm.processes_matching(tmp) if kcvm.comm(p[0]) == "kc-standin"], [], "no stand-in left")
+    tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
+    tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
+    tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
+    r = kr.run("delete", "--force", sid, check=False)
+    tap.eq(r.returncode, 0, "delete --force again: exit 0")
+
+
+def main():
+    tmp = None
+    h = kr = None
+    try:
+        if kcvm is None:
+            raise kcoci.Missing("tests/integration/vm/kcvm.py (the VM engine tests' set-up) is missing")
+        e = kcvm.env()
+        kcoci.become_subreaper()
+        tmp = tempfile.mkdtemp(prefix="kr-vm-", dir="/tmp")
+        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
+        conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
+        vmdir = os.path.join(tmp, "vm")
+        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
+                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log")}
+        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
+        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        run(h, kr, menv, vmdir, tmp)
+    except kcoci.Missing as ex:
+        tap.fail_prereq(str(ex))
+    except Exception as ex:  # noqa: BLE001
+        import traceback
+        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}", traceback.format_exc())
+    finally:
+        if h:
+            h.cleanup()
+        kcoci.reap_all_children()
+        if tmp:
+            if tap.failed and os.path.exists(os.path.join(tmp, "monitor.log")):
+                with open(os.path.join(tmp, "monitor.log"), errors="replace") as f:
+                    tap.diag("monitor log (tail):\n" + "".join(f.readlines()[-60:]))
+            for m in reversed(kcvm.mounts_under(tmp) if kcvm else []):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
