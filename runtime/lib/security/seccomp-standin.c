@@ -1,6 +1,8 @@
 /* The seccomp filter of the container stand-in: a process that only waits and forwards signals. */
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "macro.h"
@@ -64,6 +66,22 @@ static int build_filter(scmp_filter_ctx *ret) {
                         seccomp_release(ctx);
                         return r;
                 }
+        }
+        /* Signals to itself only: the stand-in dies of the guest process's signal by
+         * re-raising it (raise() is tgkill(getpid(), gettid(), sig) in glibc). */
+        pid_t pid = getpid(), tid = (pid_t) syscall(SYS_gettid);
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) pid));
+        if (r >= 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+                                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) pid),
+                                     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t) tid));
+        if (r >= 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1,
+                                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) tid));
+        if (r < 0) {
+                seccomp_release(ctx);
+                return r;
         }
         *ret = ctx;
         return 0;
