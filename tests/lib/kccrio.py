@@ -140,7 +140,7 @@ class Harness:
     """Spawns a monitor the way CRI-O does; every container lives under `base`."""
 
     def __init__(self, monitor, base, rootfs, runc):
-        self.monitor = kcoci.require_exe(monitor, "monitor binary")
+        self.monitor = os.path.abspath(kcoci.require_exe(monitor, "monitor binary"))
         self.base = base
         self.rootfs = rootfs
         self.runc = runc
