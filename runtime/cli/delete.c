@@ -54,73 +54,67 @@ static void kill_monitor(const KrState *s) {
         }
 }
 
-static int delete_container(const KrState *s, bool alive) {
-        g_autofree char *sdir = kr_sandbox_dir(s), *cdir = g_build_filename(sdir, "shared", s->id, NULL);
+/* Phase 1, under the lock: ask the guest side to stop. Returns whether someone (the monitor) will
+ * tear things down, i.e. whether waiting is worth it. */
+static bool stop_in_guest(const KrState *s, bool alive) {
+        g_autoptr(JsonObject) req = NULL;
         int r;
 
-        r = remove_in_guest(s, alive);
+        if (s->role == KR_ROLE_CONTAINER)
+                return remove_in_guest(s, alive) >= 0 && alive;
+        if (!alive)
+                return false;
+        /* Killing the sandbox's workload makes its monitor power the VM off and clean up. */
+        req = kc_request_new("signal");
+        json_object_set_string_member(req, "container-id", s->id);
+        json_object_set_int_member(req, "signal", SIGKILL);
+        json_object_set_boolean_member(req, "all", true);
+        r = kr_mux_call_once(s, req, NULL, NULL);
         if (r < 0)
-                return r;
-        if (alive && kr_state_pid_alive(s)) {
-                /* remove-container killed the guest process; its stand-in follows. */
-                if (kr_pid_wait_gone(s->pid, s->pid_start_time, STOP_TIMEOUT_MS) < 0) {
-                        log_warning("container %s: stand-in %d still alive, killing it", s->id, (int) s->pid);
-                        (void) kill(s->pid, SIGKILL);
-                        (void) kr_pid_wait_gone(s->pid, s->pid_start_time, 2000);
-                }
-        }
-        /* The monitor writes the exit files after the stand-in's exit; let it finish. */
-        wait_monitor(s, MONITOR_TIMEOUT_MS);
-        kill_monitor(s);
-
-        r = kr_remove_tree(cdir);
-        if (r < 0)
-                return log_error_errno(r, "Failed to remove %s: %m", cdir);
-        return 0;
+                log_debug_errno(r, "sandbox %s: signal through the mux failed: %m", s->id);
+        return r >= 0;
 }
 
-static void kill_sandbox_processes(const KrState *s, const char *sdir) {
+/* Phase 2, without the lock (the monitor takes it to record the exit): wait for the process and
+ * the monitor to go, then kill whatever is left. */
+static void wait_and_kill(const KrState *s, bool wait) {
+        g_autofree char *sdir = kr_sandbox_dir(s);
         g_autofree char *vpath = g_build_filename(sdir, "virtiofsd.pid", NULL);
         pid_t vpid;
 
-        kill_monitor(s);
+        if (kr_pid_wait_gone(s->pid, s->pid_start_time, wait ? STOP_TIMEOUT_MS : 0) == 0)
+                /* The monitor writes the exit files after the process's exit; let it finish. */
+                wait_monitor(s, MONITOR_TIMEOUT_MS);
+        else if (s->role == KR_ROLE_CONTAINER)
+                log_warning("container %s: stand-in %d still alive, killing it", s->id, (int) s->pid);
         if (kr_state_pid_alive(s)) {
                 (void) kill(s->pid, SIGKILL);
                 (void) kr_pid_wait_gone(s->pid, s->pid_start_time, 2000);
+                wait_monitor(s, wait ? MONITOR_TIMEOUT_MS : 2000);
         }
+        kill_monitor(s);
+
         /* No start time is recorded for virtiofsd: its name must match. */
-        if (kr_read_pid_file(vpath, &vpid) >= 0 &&
+        if (s->role == KR_ROLE_SANDBOX && kr_read_pid_file(vpath, &vpid) >= 0 &&
             (kr_pid_comm_is(vpid, "virtiofsd") || kr_pid_comm_is(vpid, "virtiofsd-bin"))) {
                 (void) kill(vpid, SIGKILL);
                 (void) kr_pid_wait_gone(vpid, 0, 2000);
         }
 }
 
-static int delete_sandbox(const KrState *s, bool alive) {
-        g_autofree char *sdir = kr_sandbox_dir(s);
+/* Phase 3, under the lock again: mounts and directories. */
+static int remove_dirs(KrContext *ctx, const KrState *s) {
+        g_autofree char *sdir = kr_sandbox_dir(s), *dir = NULL, *tree = NULL;
         int r;
 
-        if (alive) {
-                /* Killing the workload makes the monitor power the VM off and clean up. */
-                g_autoptr(JsonObject) req = kc_request_new("signal");
-                json_object_set_string_member(req, "container-id", s->id);
-                json_object_set_int_member(req, "signal", SIGKILL);
-                json_object_set_boolean_member(req, "all", true);
-                r = kr_mux_call_once(s, req, NULL, NULL);
-                if (r < 0) {
-                        /* Nobody will tear the VM down for us: don't wait for it. */
-                        log_debug_errno(r, "sandbox %s: signal through the mux failed: %m", s->id);
-                        alive = false;
-                }
-        }
-        /* Give the monitor its clean shutdown, then kill whatever is left (QEMU, virtiofsd). */
-        if (kr_pid_wait_gone(s->pid, s->pid_start_time, alive ? MONITOR_TIMEOUT_MS : 0) == 0)
-                wait_monitor(s, MONITOR_TIMEOUT_MS);
-        kill_sandbox_processes(s, sdir);
-
-        r = kr_remove_tree(sdir);
+        tree = s->role == KR_ROLE_SANDBOX ? g_strdup(sdir) : g_build_filename(sdir, "shared", s->id, NULL);
+        r = kr_remove_tree(tree);
         if (r < 0)
-                return log_error_errno(r, "Failed to remove sandbox directory %s: %m", sdir);
+                return log_error_errno(r, "Failed to remove %s: %m", tree);
+        (void) kr_state_dir(ctx->root, s->id, &dir);
+        r = kr_remove_tree(dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove %s: %m", dir);
         return 0;
 }
 
@@ -147,8 +141,7 @@ int kr_cmd_delete(KrContext *ctx, int argc, char **argv) {
         };
         _cleanup_close_ int lock_fd = -EBADF;
         g_autoptr(KrState) s = NULL;
-        g_autofree char *dir = NULL;
-        bool force = false;
+        bool force = false, wait;
         const char *reason;
         KrStatus status;
         int c, r;
@@ -187,17 +180,18 @@ int kr_cmd_delete(KrContext *ctx, int argc, char **argv) {
         if (!force && kr_status_check(status, KR_VERB_DELETE, &reason) < 0)
                 return log_error_errno(EBUSY, "%s (container %s; use --force)", reason, s->id);
 
-        if (s->role == KR_ROLE_SANDBOX)
-                r = delete_sandbox(s, status != KR_STATUS_STOPPED);
-        else
-                r = delete_container(s, status != KR_STATUS_STOPPED);
+        wait = stop_in_guest(s, status != KR_STATUS_STOPPED);
+        lock_fd = safe_close(lock_fd);
+        wait_and_kill(s, wait);
+
+        r = kr_state_lock(ctx->root, s->id, true, &lock_fd);
+        if (r == -ENOENT)
+                return 0; /* a concurrent delete finished the job */
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock container %s: %m", s->id);
+        r = remove_dirs(ctx, s);
         if (r < 0)
                 return r;
-
-        (void) kr_state_dir(ctx->root, s->id, &dir);
-        r = kr_remove_tree(dir);
-        if (r < 0)
-                return log_error_errno(r, "Failed to remove %s: %m", dir);
         log_debug("container %s deleted", s->id);
         return 0;
 }

@@ -11,6 +11,20 @@
 #include "kata-runtime.h"
 #include "log.h"
 
+/* create/run are the monitor's: kata-conmon boots the VM or adds the container itself. A generic
+ * conmon calling us would otherwise get a confusing "unknown command". */
+static int cmd_monitor_only(KrContext *ctx, int argc, char **argv) {
+        return log_error_errno(ENOTSUP, "kata-runtime %s: containers are created by kata-conmon (its VM engine), "
+                                        "not by this CLI; set monitor_path to kata-conmon in the CRI-O runtime handler "
+                                        "(podman: --conmon kata-conmon)", argv[0]);
+}
+
+/* CRI-O only offers checkpointing when the runtime supports it; we don't (the state is in a VM). */
+static int cmd_unsupported(KrContext *ctx, int argc, char **argv) {
+        return log_error_errno(ENOTSUP, "kata-runtime %s: checkpoint/restore is not supported for VM containers",
+                               argv[0]);
+}
+
 static const struct {
         const char *name;
         KrVerbFunc func;
@@ -30,6 +44,10 @@ static const struct {
         { "check", kr_cmd_check, "check whether this host can run pods" },
         { "kata-check", kr_cmd_check, NULL },
         { "env", kr_cmd_env, "print the effective configuration" },
+        { "create", cmd_monitor_only, NULL },
+        { "run", cmd_monitor_only, NULL },
+        { "checkpoint", cmd_unsupported, NULL },
+        { "restore", cmd_unsupported, NULL },
         { "kata-env", kr_cmd_env, NULL },
 };
 

@@ -117,6 +117,10 @@ def t_usage_errors():
     tap.ok(r.returncode == 1 and "log-format" in r.stderr, "bad --log-format: exit 1", r.stderr)
     r = kr("state")
     tap.ok(r.returncode == 1 and r.stderr, "state without an id: exit 1 with a message", r.stderr)
+    r = kr("create", "--bundle", "/b", "x")
+    tap.ok(r.returncode == 1 and "kata-conmon" in r.stderr, "create: exit 1 pointing at kata-conmon", r.stderr)
+    r = kr("checkpoint", "x")
+    tap.ok(r.returncode == 1 and "not supported" in r.stderr, "checkpoint: exit 1, not supported", r.stderr)
     r = kr("state", "../etc")
     tap.ok(r.returncode == 1 and "invalid container id" in r.stderr, "a path as id is refused", r.stderr)
 
