@@ -19,9 +19,9 @@ typedef struct Client {
         int fd;
         guint in_source;
         guint out_source;
-        GQueue out;          /* GBytes packets not yet sent */
+        GQueue out; /* GBytes packets not yet sent */
         size_t out_bytes;
-        char *pending;       /* input not yet taken by stdin */
+        char *pending; /* input not yet taken by stdin */
         size_t pending_len, pending_off;
         bool read_closed;
         bool write_closed;
@@ -192,7 +192,7 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer userdata) {
 }
 
 int kc_attach_new(const char *dir, const KcAttachCallbacks *cb, void *userdata, KcAttach **ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         int n;
 

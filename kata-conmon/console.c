@@ -19,14 +19,15 @@ struct KcConsole {
 
 int kc_console_new(KcConsole **ret) {
         g_autofree char *tmpl = g_build_filename(g_get_tmp_dir(), "conmon-term.XXXXXX", NULL);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -EBADF;
         int tfd;
 
         /* mkstemp reserves a unique name; the socket replaces the file. */
         tfd = g_mkstemp(tmpl);
         if (tfd < 0)
-                return log_error_errno(errno, "Failed to create console socket name in %s: %m", g_get_tmp_dir());
+                return log_error_errno(errno, "Failed to create console socket name in %s: %m",
+                                       g_get_tmp_dir());
         close(tfd);
         unlink(tmpl);
         if (strlen(tmpl) >= sizeof(sa.sun_path))
@@ -60,7 +61,7 @@ int kc_console_fd(const KcConsole *c) {
 
 static int recv_fd(int sock) {
         char name[4096];
-        struct iovec iov = { name, sizeof(name) };
+        struct iovec iov = {name, sizeof(name)};
         union {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -76,7 +77,7 @@ static int recv_fd(int sock) {
         int fd;
 
         /* The runtime sends right after connecting; wait a bounded time for it. */
-        struct pollfd p = { .fd = sock, .events = POLLIN };
+        struct pollfd p = {.fd = sock, .events = POLLIN};
         if (poll(&p, 1, 5000) <= 0)
                 return -ETIMEDOUT;
         do
@@ -122,7 +123,7 @@ void kc_console_free(KcConsole *c) {
 
 int kc_send_fd(int sock, int fd) {
         char data = '\0';
-        struct iovec iov = { &data, 1 };
+        struct iovec iov = {&data, 1};
         union {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(int))];

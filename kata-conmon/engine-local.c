@@ -32,8 +32,8 @@ typedef struct LocalEngine {
         KcReaper *reaper;
         KcConsole *console;
         guint console_source;
-        int stdin_fd, stdout_fd, stderr_fd;       /* our ends */
-        int child_in, child_out, child_err;       /* the runtime's ends, closed after fork */
+        int stdin_fd, stdout_fd, stderr_fd; /* our ends */
+        int child_in, child_out, child_err; /* the runtime's ends, closed after fork */
         guint out_source, err_source, stdin_source, probe_source;
         pid_t runtime_pid, pid;
         bool tty, started, stopped, stdin_closed;
@@ -247,7 +247,7 @@ static void on_runtime_exit(pid_t pid, int wait_status, void *userdata) {
         le->started = true;
         kc_reaper_watch(le->reaper, cpid, on_container_exit, le);
         kc_reaper_stop_caching(le->reaper);
-        if (waitid(P_PID, cpid, &(siginfo_t) {}, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+        if (waitid(P_PID, cpid, &(siginfo_t){}, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
                 le->probe_source = g_timeout_add(1000, probe_alive, le);
         if (!o->exec && kc_oom_watch_new(cpid, on_oom, le, &le->oom) < 0)
                 le->oom = NULL;
@@ -305,7 +305,7 @@ static _noreturn_ void runtime_child(LocalEngine *le, char **argv, pid_t monitor
         kc_reaper_child_reset(le->reaper);
 
         if (!le->p.passthrough) {
-                int fds[3] = { le->child_in, le->child_out, le->child_err };
+                int fds[3] = {le->child_in, le->child_out, le->child_err};
                 for (int i = 0; i < 3; i++) {
                         if (fds[i] < 0) {
                                 if (devnull < 0)
@@ -398,7 +398,8 @@ static ssize_t local_write_stdin(KcEngine *e, const void *buf, size_t len) {
                 return n;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (!le->stdin_source)
-                        le->stdin_source = g_unix_fd_add(le->stdin_fd, G_IO_OUT | G_IO_ERR, on_stdin_writable, le);
+                        le->stdin_source =
+                                g_unix_fd_add(le->stdin_fd, G_IO_OUT | G_IO_ERR, on_stdin_writable, le);
                 return -EAGAIN;
         }
         return -errno;
@@ -421,7 +422,7 @@ static void local_close_stdin(KcEngine *e) {
 
 static int local_resize(KcEngine *e, unsigned rows, unsigned cols) {
         LocalEngine *le = LE(e);
-        struct winsize ws = { .ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols };
+        struct winsize ws = {.ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols};
 
         if (!le->tty || le->stdin_fd < 0)
                 return -ENOTTY;
@@ -449,8 +450,8 @@ static int local_kill(KcEngine *e, int sig, bool group) {
 
 static void local_stop(KcEngine *e) {
         LocalEngine *le = LE(e);
-        guint *sources[] = { &le->out_source, &le->err_source, &le->stdin_source, &le->console_source,
-                             &le->probe_source };
+        guint *sources[] = {&le->out_source, &le->err_source, &le->stdin_source, &le->console_source,
+                            &le->probe_source};
 
         le->stopped = true;
         for (size_t i = 0; i < ELEMENTSOF(sources); i++)
@@ -497,7 +498,7 @@ int kc_engine_local_new(const KcEngineParams *params, KcReaper *reaper, const Kc
                         void *userdata, KcEngine **ret) {
         LocalEngine *le = g_new0(LocalEngine, 1);
 
-        le->base = (KcEngine) { &local_ops, cb, userdata };
+        le->base = (KcEngine){&local_ops, cb, userdata};
         le->p = *params;
         le->reaper = reaper;
         le->tty = params->opts->terminal && !params->passthrough;

@@ -29,12 +29,12 @@ typedef struct KcEngineCallbacks {
 /* What the core resolved from the options before starting the engine. */
 typedef struct KcEngineParams {
         const KcOptions *opts;
-        const char *bundle;      /* may be NULL for exec without -b */
-        const char *pidfile;     /* container pidfile */
-        bool passthrough;        /* runtime inherits our 0/1/2 */
-        int wait_fd;             /* exec-attach: read once more before the process starts, or -1 */
-        pid_t caller_pid;        /* our parent at start-up (LISTEN_PID fix-up) */
-        int oom_score_adj;       /* value to restore in children, or INT_MIN if unknown */
+        const char *bundle;  /* may be NULL for exec without -b */
+        const char *pidfile; /* container pidfile */
+        bool passthrough;    /* runtime inherits our 0/1/2 */
+        int wait_fd;         /* exec-attach: read once more before the process starts, or -1 */
+        pid_t caller_pid;    /* our parent at start-up (LISTEN_PID fix-up) */
+        int oom_score_adj;   /* value to restore in children, or INT_MIN if unknown */
 } KcEngineParams;
 
 typedef struct KcEngineOps {

@@ -39,7 +39,7 @@ int kc_exit_files_write(const char *persist_dir, const char *exit_dir, const cha
 }
 
 int kc_oom_files_write(const char *bundle, const char *persist_dir) {
-        const char *dirs[] = { bundle, persist_dir };
+        const char *dirs[] = {bundle, persist_dir};
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {

@@ -172,7 +172,8 @@ int main(int argc, char **argv) {
                         n = read(start_fd, &c, 1);
                 while (n < 0 && errno == EINTR);
                 if (n < 0) {
-                        fprintf(stderr, "[conmon:e]: Failed to read from the start pipe %s\n", g_strerror(errno));
+                        fprintf(stderr, "[conmon:e]: Failed to read from the start pipe %s\n",
+                                g_strerror(errno));
                         return 1;
                 }
         }

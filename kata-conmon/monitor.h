@@ -12,18 +12,18 @@ typedef struct KcMonitor KcMonitor;
 
 typedef struct KcMonitorParams {
         const KcOptions *opts;
-        KcLogSet *logs;          /* borrowed */
-        const char *bundle;      /* resolved bundle, NULL for exec without -b */
-        const char *pidfile;     /* resolved container pidfile */
+        KcLogSet *logs;      /* borrowed */
+        const char *bundle;  /* resolved bundle, NULL for exec without -b */
+        const char *pidfile; /* resolved container pidfile */
         bool passthrough;
-        int sync_fd;             /* _OCI_SYNCPIPE or -1 (taken over) */
-        int attach_pipe_fd;      /* _OCI_ATTACHPIPE or -1 (taken over) */
-        int start_fd;            /* _OCI_STARTPIPE or -1 (exec-attach second read) */
+        int sync_fd;        /* _OCI_SYNCPIPE or -1 (taken over) */
+        int attach_pipe_fd; /* _OCI_ATTACHPIPE or -1 (taken over) */
+        int start_fd;       /* _OCI_STARTPIPE or -1 (exec-attach second read) */
         pid_t caller_pid;
-        int oom_score_adj;       /* our value before we lowered it, INT_MIN if unknown */
+        int oom_score_adj;        /* our value before we lowered it, INT_MIN if unknown */
         const int *inherited_fds; /* fds to close before announcing the exit */
         size_t n_inherited_fds;
-        KcEngineNew engine_new;  /* where the process lives; NULL: the local runtime engine */
+        KcEngineNew engine_new; /* where the process lives; NULL: the local runtime engine */
 } KcMonitorParams;
 
 int kc_monitor_new(const KcMonitorParams *p, KcMonitor **ret);

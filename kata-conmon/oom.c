@@ -19,10 +19,10 @@
 
 struct KcOomWatch {
         bool v2;
-        int fd;           /* eventfd (v1) or inotify fd (v2) */
-        int control_fd;   /* v1: memory.oom_control */
+        int fd;         /* eventfd (v1) or inotify fd (v2) */
+        int control_fd; /* v1: memory.oom_control */
         guint source;
-        char *dir;        /* cgroup directory */
+        char *dir; /* cgroup directory */
         long long last_oom, last_oom_kill;
         KcOomCallback cb;
         void *userdata;
@@ -208,7 +208,8 @@ int kc_oom_watch_new(pid_t pid, KcOomCallback cb, void *userdata, KcOomWatch **r
         rel = kc_oom_cgroup_path(text, v2 ? "" : "memory");
         if (!rel)
                 return -ENOENT;
-        dir = v2 ? g_build_filename("/sys/fs/cgroup", rel, NULL) : g_build_filename("/sys/fs/cgroup/memory", rel, NULL);
+        dir = v2 ? g_build_filename("/sys/fs/cgroup", rel, NULL)
+                 : g_build_filename("/sys/fs/cgroup/memory", rel, NULL);
         return kc_oom_watch_dir(dir, v2, cb, userdata, ret);
 }
 

@@ -131,12 +131,12 @@ void kc_reaper_watch(KcReaper *r, pid_t pid, KcChildCallback cb, void *userdata)
         Watch *w = g_new(Watch, 1);
         gpointer status;
 
-        *w = (Watch) { cb, userdata };
+        *w = (Watch){cb, userdata};
         g_hash_table_replace(r->watches, GINT_TO_POINTER(pid), w);
         if (g_hash_table_lookup_extended(r->cached, GINT_TO_POINTER(pid), NULL, &status)) {
                 /* Reaped before anyone asked: report from the loop, not from inside the caller. */
                 Deferred *d = g_new(Deferred, 1);
-                *d = (Deferred) { r, pid, GPOINTER_TO_INT(status) };
+                *d = (Deferred){r, pid, GPOINTER_TO_INT(status)};
                 g_hash_table_remove(r->cached, GINT_TO_POINTER(pid));
                 g_idle_add(deferred_dispatch, d);
         }

@@ -21,9 +21,9 @@ struct KcSdNotify {
 };
 
 static bool allowed(const char *line) {
-        static const char *const exact[] = { "READY=1", "RELOADING=1", "STOPPING=1", "WATCHDOG=1",
-                                             "WATCHDOG=trigger" };
-        static const char *const prefixes[] = { "STATUS=", "ERRNO=", "BUSERROR=", "MONOTONIC_USEC=" };
+        static const char *const exact[] = {"READY=1", "RELOADING=1", "STOPPING=1", "WATCHDOG=1",
+                                            "WATCHDOG=trigger"};
+        static const char *const prefixes[] = {"STATUS=", "ERRNO=", "BUSERROR=", "MONOTONIC_USEC="};
 
         for (size_t i = 0; i < ELEMENTSOF(exact); i++)
                 if (strcmp(line, exact[i]) == 0)
@@ -67,7 +67,8 @@ static gboolean on_message(int fd, GIOCondition cond, gpointer userdata) {
         int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (s < 0)
                 return G_SOURCE_CONTINUE;
-        if (sendto(s, out, strlen(out), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &n->host, n->host_len) < 0)
+        if (sendto(s, out, strlen(out), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &n->host,
+                   n->host_len) < 0)
                 log_warning_errno(errno, "Failed to relay sd_notify message: %m");
         close(s);
         return G_SOURCE_CONTINUE;
@@ -75,7 +76,7 @@ static gboolean on_message(int fd, GIOCondition cond, gpointer userdata) {
 
 int kc_sdnotify_new(const char *bundle, const char *host_socket, KcSdNotify **ret) {
         g_autofree char *dir = g_build_filename(bundle, "notify", NULL);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
 
         if (strlen(host_socket) >= sizeof(sa.sun_path))

@@ -16,13 +16,27 @@ char *kc_json_escape(const char *s, size_t len) {
                 unsigned char c = (unsigned char) s[i];
 
                 switch (c) {
-                case '\\': g_string_append(out, "\\\\"); break;
-                case '"': g_string_append(out, "\\\""); break;
-                case '\n': g_string_append(out, "\\n"); break;
-                case '\r': g_string_append(out, "\\r"); break;
-                case '\t': g_string_append(out, "\\t"); break;
-                case '\b': g_string_append(out, "\\b"); break;
-                case '\f': g_string_append(out, "\\f"); break;
+                case '\\':
+                        g_string_append(out, "\\\\");
+                        break;
+                case '"':
+                        g_string_append(out, "\\\"");
+                        break;
+                case '\n':
+                        g_string_append(out, "\\n");
+                        break;
+                case '\r':
+                        g_string_append(out, "\\r");
+                        break;
+                case '\t':
+                        g_string_append(out, "\\t");
+                        break;
+                case '\b':
+                        g_string_append(out, "\\b");
+                        break;
+                case '\f':
+                        g_string_append(out, "\\f");
+                        break;
                 default:
                         if (c < 0x20)
                                 g_string_append_printf(out, "\\u%04x", c);

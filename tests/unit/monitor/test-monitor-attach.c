@@ -34,7 +34,7 @@ static void on_eof(void *userdata) {
         f->eofs++;
 }
 
-static const KcAttachCallbacks callbacks = { on_input, on_eof };
+static const KcAttachCallbacks callbacks = {on_input, on_eof};
 
 static void iterate(int ms) {
         gint64 end = g_get_monotonic_time() + ms * 1000;
@@ -43,7 +43,7 @@ static void iterate(int ms) {
 }
 
 static int connect_client(Fixture *f) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
         g_snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/attach", f->dir);
@@ -83,7 +83,11 @@ static void test_socket_mode_and_framing(Fixture *f, gconstpointer data) {
         g_assert_cmpint(recv(c, buf, sizeof(buf), 0), ==, 5);
         g_assert_cmpint(memcmp(buf, "\x02out\n", 5), ==, 0);
         g_assert_cmpint(recv(c, buf, sizeof(buf), 0), ==, 5);
-        g_assert_cmpint(memcmp(buf, "\x03" "err\n", 5), ==, 0);
+        g_assert_cmpint(memcmp(buf,
+                               "\x03"
+                               "err\n",
+                               5),
+                        ==, 0);
 
         /* a full 8192-byte chunk arrives as one 8193-byte packet */
         char big[8192];
@@ -134,7 +138,7 @@ static void test_slow_client_is_dropped_not_waited_for(Fixture *f, gconstpointer
         /* the slow client was disconnected: after what it had buffered, EOF */
         ssize_t n;
         size_t slow_bytes = 0;
-        struct timeval tv = { 2, 0 };
+        struct timeval tv = {2, 0};
         setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         while ((n = recv(slow, buf, sizeof(buf), 0)) > 0)
                 slow_bytes += (size_t) n;
@@ -168,9 +172,11 @@ static void test_stdin_backpressure(Fixture *f, gconstpointer data) {
 int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         g_test_init(&argc, &argv, NULL);
-        g_test_add("/monitor/attach/socket-mode-and-framing", Fixture, NULL, setup, test_socket_mode_and_framing, teardown);
+        g_test_add("/monitor/attach/socket-mode-and-framing", Fixture, NULL, setup,
+                   test_socket_mode_and_framing, teardown);
         g_test_add("/monitor/attach/slow-client-dropped", Fixture, NULL, setup,
                    test_slow_client_is_dropped_not_waited_for, teardown);
-        g_test_add("/monitor/attach/stdin-backpressure", Fixture, NULL, setup, test_stdin_backpressure, teardown);
+        g_test_add("/monitor/attach/stdin-backpressure", Fixture, NULL, setup, test_stdin_backpressure,
+                   teardown);
         return g_test_run();
 }

@@ -27,7 +27,8 @@ static void test_long_and_short_forms(void) {
         g_autofree char *err = NULL;
 
         g_assert_cmpint(parse(&o, &err, "--cid=abc", "-u", "uu", "-rX", "--bundle", "/b", "-p", "/pid",
-                              "--timeout=5", "-T", "7", "--log-size-max", "-1", NULL), ==, 0);
+                              "--timeout=5", "-T", "7", "--log-size-max", "-1", NULL),
+                        ==, 0);
         g_assert_cmpstr(o.cid, ==, "abc");
         g_assert_cmpstr(o.cuuid, ==, "uu");
         g_assert_cmpstr(o.runtime, ==, "X");
@@ -45,7 +46,8 @@ static void test_values_starting_with_dash(void) {
 
         g_assert_cmpint(parse(&o, &err, "-c", "x", "--runtime-arg", "--log-format=json", "--runtime-arg",
                               "--log", "--runtime-arg=/tmp/oci-log", "--runtime-opt", "--preserve-fds",
-                              "--restore-arg", "0", NULL), ==, 0);
+                              "--restore-arg", "0", NULL),
+                        ==, 0);
         g_assert_cmpuint(g_strv_length(o.runtime_args), ==, 3);
         g_assert_cmpstr(o.runtime_args[0], ==, "--log-format=json");
         g_assert_cmpstr(o.runtime_args[1], ==, "--log");
@@ -61,7 +63,8 @@ static void test_repeatable_log_paths(void) {
         KcOptions o;
         g_autofree char *err = NULL;
 
-        g_assert_cmpint(parse(&o, &err, "-l", "k8s-file:/a", "--log-path", "journald:", "-l/c", NULL), ==, 0);
+        g_assert_cmpint(parse(&o, &err, "-l", "k8s-file:/a", "--log-path", "journald:", "-l/c", NULL), ==,
+                        0);
         g_assert_cmpuint(g_strv_length(o.log_paths), ==, 3);
         g_assert_cmpstr(o.log_paths[0], ==, "k8s-file:/a");
         g_assert_cmpstr(o.log_paths[1], ==, "journald:");
@@ -132,7 +135,10 @@ static void test_errors(void) {
         kc_options_clear(&o);
 
         g_assert_cmpint(parse(&o, &err, "--timeout", "abc", NULL), ==, -EINVAL);
-        g_assert_cmpstr(err, ==, "Cannot parse integer value \u201c" "abc" "\u201d for --timeout");
+        g_assert_cmpstr(err, ==,
+                        "Cannot parse integer value \u201c"
+                        "abc"
+                        "\u201d for --timeout");
         g_free(err);
         kc_options_clear(&o);
 
@@ -223,12 +229,12 @@ static void test_validation_order_and_messages(void) {
         expect_invalid("[conmon:e] Runtime path not provided. Use --runtime", "-c", "x", "-u", "y", NULL);
         expect_invalid("[conmon:e]: Runtime path /nonexistent/rt is not valid No such file or directory",
                        "-c", "x", "-u", "y", "-r", "/nonexistent/rt", NULL);
-        expect_invalid("[conmon:e] Exec process spec path not provided. Use --exec-process-spec",
-                       "-c", "x", "-u", "y", "-r", "/bin/true", "-e", "--exit-delay", "-1", NULL);
-        expect_invalid("[conmon:e] Attach can only be specified with exec",
-                       "-c", "x", "-u", "y", "-r", "/bin/true", "--exec-attach", NULL);
-        expect_invalid("[conmon:e] Attach can only be specified for a non-legacy exec session",
-                       "-c", "x", "-r", "/bin/true", "-e", "--exec-process-spec", "/x", "--exec-attach", NULL);
+        expect_invalid("[conmon:e] Exec process spec path not provided. Use --exec-process-spec", "-c", "x",
+                       "-u", "y", "-r", "/bin/true", "-e", "--exit-delay", "-1", NULL);
+        expect_invalid("[conmon:e] Attach can only be specified with exec", "-c", "x", "-u", "y", "-r",
+                       "/bin/true", "--exec-attach", NULL);
+        expect_invalid("[conmon:e] Attach can only be specified for a non-legacy exec session", "-c", "x",
+                       "-r", "/bin/true", "-e", "--exec-process-spec", "/x", "--exec-attach", NULL);
         expect_invalid("[conmon:e] Delay before invoking exit command must be greater than or equal to 0",
                        "-c", "x", "-u", "y", "-r", "/bin/true", "--exit-delay", "-1", NULL);
 }
@@ -236,8 +242,15 @@ static void test_validation_order_and_messages(void) {
 static void test_validation_accepts(void) {
         KcOptions o;
         g_autofree char *err = NULL, *msg = NULL;
-        char *legacy_exec[] = { (char *) "k", (char *) "-c", (char *) "x", (char *) "-r", (char *) "/bin/true",
-                                (char *) "-e", (char *) "--exec-process-spec", (char *) "/p", NULL };
+        char *legacy_exec[] = {(char *) "k",
+                               (char *) "-c",
+                               (char *) "x",
+                               (char *) "-r",
+                               (char *) "/bin/true",
+                               (char *) "-e",
+                               (char *) "--exec-process-spec",
+                               (char *) "/p",
+                               NULL};
 
         /* A legacy exec session needs no --cuuid. */
         g_assert_cmpint(kc_cli_parse(8, legacy_exec, &o, &err), ==, 0);
@@ -255,7 +268,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/monitor/cli/aliases", test_aliases);
         g_test_add_func("/monitor/cli/errors", test_errors);
         g_test_add_func("/monitor/cli/help-and-version", test_help_and_version);
-        g_test_add_func("/monitor/cli/help-mentions-what-callers-grep", test_help_mentions_what_callers_grep);
+        g_test_add_func("/monitor/cli/help-mentions-what-callers-grep",
+                        test_help_mentions_what_callers_grep);
         g_test_add_func("/monitor/cli/version-format", test_version_format);
         g_test_add_func("/monitor/cli/validation-order-and-messages", test_validation_order_and_messages);
         g_test_add_func("/monitor/cli/validation-accepts", test_validation_accepts);

@@ -6,7 +6,8 @@
 #include "oom.h"
 
 static void test_cgroup_path(void) {
-        const char *hybrid = "12:pids:/a\n11:memory:/kubepods/pod1/ctr\n3:cpu,cpuacct:/x\n0::/unified/path\n";
+        const char *hybrid =
+                "12:pids:/a\n11:memory:/kubepods/pod1/ctr\n3:cpu,cpuacct:/x\n0::/unified/path\n";
         g_autofree char *mem = kc_oom_cgroup_path(hybrid, "memory");
         g_autofree char *cpu = kc_oom_cgroup_path(hybrid, "cpuacct");
         g_autofree char *v2 = kc_oom_cgroup_path(hybrid, "");
@@ -23,7 +24,9 @@ static void test_cgroup_path(void) {
 static void test_events(void) {
         long long oom = -1, kill = -1;
 
-        g_assert_cmpint(kc_oom_parse_events("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n", &oom, &kill), ==, 0);
+        g_assert_cmpint(kc_oom_parse_events("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n",
+                                            &oom, &kill),
+                        ==, 0);
         g_assert_cmpint(oom, ==, 3);
         g_assert_cmpint(kill, ==, 2);
         g_assert_cmpint(kc_oom_parse_events("max 1\n", &oom, &kill), ==, 0);

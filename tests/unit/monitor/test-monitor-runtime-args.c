@@ -9,43 +9,62 @@ static char *joined(const KcOptions *o, const char *console) {
 }
 
 static void test_create(void) {
-        char *rargs[] = { (char *) "--log-format=json", (char *) "--log", (char *) "/l", NULL };
-        char *ropts[] = { (char *) "--preserve-fds", (char *) "0", NULL };
-        KcOptions o = { .runtime = (char *) "/rt", .cid = (char *) "ctr", .systemd_cgroup = true,
-                        .runtime_args = rargs, .runtime_opts = ropts, .no_pivot = true, .no_new_keyring = true };
+        char *rargs[] = {(char *) "--log-format=json", (char *) "--log", (char *) "/l", NULL};
+        char *ropts[] = {(char *) "--preserve-fds", (char *) "0", NULL};
+        KcOptions o = {.runtime = (char *) "/rt",
+                       .cid = (char *) "ctr",
+                       .systemd_cgroup = true,
+                       .runtime_args = rargs,
+                       .runtime_opts = ropts,
+                       .no_pivot = true,
+                       .no_new_keyring = true};
         g_autofree char *s = joined(&o, NULL);
 
-        g_assert_cmpstr(s, ==, "/rt --systemd-cgroup --log-format=json --log /l create --bundle /b --pid-file /pid "
-                               "--no-pivot --no-new-keyring --preserve-fds 0 ctr");
+        g_assert_cmpstr(s, ==,
+                        "/rt --systemd-cgroup --log-format=json --log /l create --bundle /b --pid-file /pid "
+                        "--no-pivot --no-new-keyring --preserve-fds 0 ctr");
 }
 
 static void test_create_with_console(void) {
-        char *rargs[] = { (char *) "--root=/run/r", NULL };
-        KcOptions o = { .runtime = (char *) "/rt", .cid = (char *) "ctr", .runtime_args = rargs };
+        char *rargs[] = {(char *) "--root=/run/r", NULL};
+        KcOptions o = {.runtime = (char *) "/rt", .cid = (char *) "ctr", .runtime_args = rargs};
         g_autofree char *s = joined(&o, "/tmp/conmon-term.abc");
 
-        g_assert_cmpstr(s, ==, "/rt --root=/run/r create --bundle /b --pid-file /pid --console-socket "
-                               "/tmp/conmon-term.abc ctr");
+        g_assert_cmpstr(s, ==,
+                        "/rt --root=/run/r create --bundle /b --pid-file /pid --console-socket "
+                        "/tmp/conmon-term.abc ctr");
 }
 
 static void test_restore(void) {
-        char *ropts[] = { (char *) "--lsm-profile=selinux:x", NULL };
-        KcOptions o = { .runtime = (char *) "/rt", .cid = (char *) "ctr", .restore = (char *) "/ckpt",
-                        .runtime_opts = ropts, .systemd_cgroup = true };
+        char *ropts[] = {(char *) "--lsm-profile=selinux:x", NULL};
+        KcOptions o = {.runtime = (char *) "/rt",
+                       .cid = (char *) "ctr",
+                       .restore = (char *) "/ckpt",
+                       .runtime_opts = ropts,
+                       .systemd_cgroup = true};
         g_autofree char *s = joined(&o, NULL);
 
-        g_assert_cmpstr(s, ==, "/rt --systemd-cgroup restore --bundle /b --pid-file /pid --detach --image-path /ckpt "
-                               "--work-path /b --lsm-profile=selinux:x ctr");
+        g_assert_cmpstr(
+                s, ==,
+                "/rt --systemd-cgroup restore --bundle /b --pid-file /pid --detach --image-path /ckpt "
+                "--work-path /b --lsm-profile=selinux:x ctr");
 }
 
 static void test_exec(void) {
-        char *rargs[] = { (char *) "--root=/run/r", NULL };
-        KcOptions o = { .runtime = (char *) "/rt", .cid = (char *) "ctr", .exec = true, .terminal = true,
-                        .exec_process_spec = (char *) "/spec", .runtime_args = rargs, .systemd_cgroup = true };
+        char *rargs[] = {(char *) "--root=/run/r", NULL};
+        KcOptions o = {.runtime = (char *) "/rt",
+                       .cid = (char *) "ctr",
+                       .exec = true,
+                       .terminal = true,
+                       .exec_process_spec = (char *) "/spec",
+                       .runtime_args = rargs,
+                       .systemd_cgroup = true};
         g_autofree char *s = joined(&o, "/tmp/cs");
 
         /* No --systemd-cgroup and no --tty for exec. */
-        g_assert_cmpstr(s, ==, "/rt --root=/run/r exec --pid-file /pid --process /spec --detach --console-socket /tmp/cs ctr");
+        g_assert_cmpstr(s, ==,
+                        "/rt --root=/run/r exec --pid-file /pid --process /spec --detach --console-socket "
+                        "/tmp/cs ctr");
 }
 
 int main(int argc, char **argv) {

@@ -12,7 +12,8 @@ static void check(const char *in, const char *expected) {
 static void test_filter(void) {
         check("READY=1", "READY=1");
         check("READY=1\nMAINPID=1\nSTATUS=up\nFOO=bar", "READY=1\nSTATUS=up");
-        check("RELOADING=1\nSTOPPING=1\nWATCHDOG=1\nWATCHDOG=trigger", "RELOADING=1\nSTOPPING=1\nWATCHDOG=1\nWATCHDOG=trigger");
+        check("RELOADING=1\nSTOPPING=1\nWATCHDOG=1\nWATCHDOG=trigger",
+              "RELOADING=1\nSTOPPING=1\nWATCHDOG=1\nWATCHDOG=trigger");
         check("ERRNO=2\nBUSERROR=x.y\nMONOTONIC_USEC=5", "ERRNO=2\nBUSERROR=x.y\nMONOTONIC_USEC=5");
         /* a container must not be able to claim another main pid or pass fds */
         check("MAINPID=1", NULL);
