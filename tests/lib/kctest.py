@@ -93,6 +93,25 @@ class Env:
         self.base = short_tmpdir(prefix)
         self.rootfs = kcoci.make_rootfs(os.path.join(self.base, "rootfs"))
         self.runc = kcoci.Runc(os.path.join(self.base, "runc"))
+        # A sanitized monitor daemonizes with stderr on /dev/null: make ASan/UBSan write their
+        # reports into files we can look for (harmless for an unsanitized binary).
+        self.san_dir = os.path.join(self.base, "sanitizer")
+        os.makedirs(self.san_dir)
+        for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+            opts = os.environ.get(var, "")
+            os.environ[var] = (opts + ":" if opts else "") + \
+                f"log_path={os.path.join(self.san_dir, name)}"
+
+    def sanitizer_reports(self):
+        out = []
+        for n in sorted(os.listdir(self.san_dir)):
+            with open(os.path.join(self.san_dir, n), errors="replace") as f:
+                out.append(f"{n}:\n{f.read()[:4000]}")
+        return out
+
+    def check_sanitizers(self, tap):
+        reps = self.sanitizer_reports()
+        tap.ok(not reps, "no ASan/UBSan report from any monitor process", "\n".join(reps))
 
     def close(self):
         try:

@@ -299,6 +299,7 @@ def run(tap):
             tap.diag(f"{name}: {time.monotonic() - t0:.2f} s")
     finally:
         h.cleanup()
+        env.check_sanitizers(tap)
         env.close()
 
 

@@ -171,6 +171,7 @@ def run(tap):
         for h in hs:
             h.cleanup()
         jd.stop()
+        env.check_sanitizers(tap)
         env.close()
 
 

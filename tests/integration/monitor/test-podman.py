@@ -136,6 +136,7 @@ def run(tap):
         if p:
             p.cleanup()
         jd.stop()
+        env.check_sanitizers(tap)
         env.close()
 
 

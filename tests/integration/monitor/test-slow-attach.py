@@ -78,6 +78,7 @@ def run(tap):
         for s in peers:
             s.close()
         h.cleanup()
+        env.check_sanitizers(tap)
         env.close()
 
 
