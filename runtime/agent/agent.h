@@ -137,7 +137,7 @@ int spec_translate(JsonObject *spec, const char *container_id, const char *rootf
 int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
 
 /* sandbox.c */
-int sandbox_create(Agent *a, JsonObject *req, char **ret_error);
+int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error);
 void sandbox_destroy(Agent *a) G_GNUC_NORETURN;
 
 /* init.c: PID 1 duties. */

@@ -21,13 +21,15 @@ static void on_ping(Agent *a, uint32_t id, JsonObject *req) {
 }
 
 static void on_create_sandbox(Agent *a, uint32_t id, JsonObject *req) {
+        g_autoptr(JsonObject) res = json_object_new();
         g_autofree char *err = NULL;
-        int r = sandbox_create(a, req, &err);
+        const char *fs = "none";
+        int r = sandbox_create(a, req, &fs, &err);
 
         if (r < 0)
-                channel_reply_error(a->channel, id, r, "%s", err ?: "create-sandbox failed");
-        else
-                channel_reply_ok(a->channel, id, NULL);
+                return channel_reply_error(a->channel, id, r, "%s", err ?: "create-sandbox failed");
+        json_object_set_string_member(res, "shared-fs", fs);
+        channel_reply_ok(a->channel, id, res);
 }
 
 static void on_destroy_sandbox(Agent *a, uint32_t id, JsonObject *req) {

@@ -8,32 +8,46 @@
 #include "fileio.h"
 #include "log.h"
 
-static int mount_shared(Agent *a, const char *type, const char *tag, char **ret_error) {
+static int mount_one(const char *type, const char *tag, const char *dir) {
+        if (strcmp(type, "virtio-fs") == 0)
+                return mount(tag, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
+        return mount(tag, dir, "9p", MS_NOSUID | MS_NODEV,
+                     "trans=virtio,version=9p2000.L,cache=mmap,msize=262144") < 0
+                       ? -errno
+                       : 0;
+}
+
+/* Mounts the shared directory; virtio-fs falls back to 9p (same tag) when the VM has no virtio-fs
+ * device with that tag. *ret_type says what was mounted. */
+static int mount_shared(Agent *a, const char *type, const char *tag, const char **ret_type,
+                        char **ret_error) {
         int r;
 
+        *ret_type = "none";
         if (strcmp(type, "none") == 0)
                 return 0;
+        if (strcmp(type, "virtio-fs") != 0 && strcmp(type, "9p") != 0) {
+                *ret_error = g_strdup_printf("unknown shared-fs type %s", type);
+                return -EINVAL;
+        }
         r = mkdir_p(a->shared_dir, 0755);
         if (r < 0) {
                 *ret_error = g_strdup("cannot create the shared directory");
                 return r;
         }
-        if (strcmp(type, "virtio-fs") == 0)
-                r = mount(tag, a->shared_dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL);
-        else if (strcmp(type, "9p") == 0)
-                r = mount(tag, a->shared_dir, "9p", MS_NOSUID | MS_NODEV,
-                          "trans=virtio,version=9p2000.L,cache=mmap,msize=262144");
-        else {
-                *ret_error = g_strdup_printf("unknown shared-fs type %s", type);
-                return -EINVAL;
+        r = mount_one(type, tag, a->shared_dir);
+        if (r < 0 && strcmp(type, "virtio-fs") == 0) {
+                log_info("virtio-fs tag %s: %s; trying 9p", tag, g_strerror(-r));
+                type = "9p";
+                r = mount_one(type, tag, a->shared_dir);
         }
         if (r < 0) {
-                r = -errno;
                 *ret_error = g_strdup_printf("mounting %s tag %s on %s: %s", type, tag, a->shared_dir,
-                                             g_strerror(errno));
+                                             g_strerror(-r));
                 return r;
         }
         log_info("Mounted %s tag %s on %s", type, tag, a->shared_dir);
+        *ret_type = type;
         return 0;
 }
 
@@ -96,7 +110,7 @@ static int guest_mount(JsonObject *m, char **ret_error) {
         return 0;
 }
 
-int sandbox_create(Agent *a, JsonObject *req, char **ret_error) {
+int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error) {
         const char *hostname = NULL, *type = "virtio-fs", *tag = "kataShared";
         JsonArray *dns = NULL, *mounts = NULL;
         JsonObject *fs = NULL;
@@ -128,7 +142,7 @@ int sandbox_create(Agent *a, JsonObject *req, char **ret_error) {
                 if (r < 0)
                         return r;
         }
-        r = mount_shared(a, type, tag, ret_error);
+        r = mount_shared(a, type, tag, ret_fs, ret_error);
         if (r < 0)
                 return r;
         for (guint i = 0; mounts && i < json_array_get_length(mounts); i++) {

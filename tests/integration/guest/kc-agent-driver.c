@@ -331,7 +331,8 @@ static void test_oom(Ctx *ctx) {
 int main(int argc, char **argv) {
         g_autofree char *agent = NULL, *runtime = NULL, *work = NULL, *socket_path = NULL, *template = NULL,
                         *prefix = NULL;
-        gboolean stats = false;
+        gboolean stats = false, quick = false;
+        g_autofree char *expect_fs = NULL;
         int channel_fd = -1;
         GOptionEntry entries[] = {
                 {"agent", 0, 0, G_OPTION_ARG_FILENAME, &agent, "host mode: kata-agent binary", "PATH"},
@@ -342,6 +343,9 @@ int main(int argc, char **argv) {
                 {"template", 0, 0, G_OPTION_ARG_FILENAME, &template, "busybox rootfs to copy", "DIR"},
                 {"prefix", 0, 0, G_OPTION_ARG_STRING, &prefix, "container id prefix", "STR"},
                 {"stats", 0, 0, G_OPTION_ARG_NONE, &stats, "also check stats (cgroup2 guest)", NULL},
+                {"quick", 0, 0, G_OPTION_ARG_NONE, &quick, "only outputs and exit codes", NULL},
+                {"expect-fs", 0, 0, G_OPTION_ARG_STRING, &expect_fs, "shared-fs the agent must report",
+                 "TYPE"},
                 {},
         };
         g_autoptr(GOptionContext) octx = g_option_context_new("- kata-agent scenarios (TAP)");
@@ -424,15 +428,22 @@ int main(int argc, char **argv) {
                 json_array_add_string_element(dns, "nameserver 10.0.2.3");
                 json_object_set_string_member(sb, "hostname", "kc-guest-test");
                 json_object_set_array_member(sb, "dns", dns);
-                json_object_set_string_member(fs, "type",
-                                              vm ? g_getenv("KC_SHARED_FS") ?: "virtio-fs" : "none");
+                g_autoptr(JsonObject) reply = NULL;
+                const char *mounted = "?";
+
+                json_object_set_string_member(fs, "type", vm ? "virtio-fs" : "none");
                 json_object_set_string_member(fs, "tag", "kataShared");
                 json_object_set_object_member(sb, "shared-fs", fs);
-                r = call(&ctx, sb, NULL);
-                ok(&ctx, r == 0, "create-sandbox (%d)", r);
+                r = call(&ctx, sb, &reply);
+                if (r == 0)
+                        (void) kc_json_get_string(reply, "shared-fs", 16, true, &mounted);
+                ok(&ctx, r == 0 && (!expect_fs || strcmp(mounted, expect_fs) == 0),
+                   "create-sandbox (%d), shared directory mounted with %s", r, mounted);
         }
         test_outputs(&ctx);
         test_exit_codes(&ctx);
+        if (quick)
+                goto destroy;
         test_signal(&ctx);
         test_exec(&ctx);
         test_tty(&ctx);
@@ -444,11 +455,11 @@ int main(int argc, char **argv) {
                 test_stats(&ctx);
                 test_oom(&ctx);
         }
-        {
-                g_autoptr(JsonObject) d = kc_request_new("destroy-sandbox");
-                r = call(&ctx, d, NULL);
-                ok(&ctx, r == 0, "destroy-sandbox acknowledged (%d)", r);
-        }
+destroy : {
+        g_autoptr(JsonObject) d = kc_request_new("destroy-sandbox");
+        r = call(&ctx, d, NULL);
+        ok(&ctx, r == 0, "destroy-sandbox acknowledged (%d)", r);
+}
         if (agent_pid > 0) {
                 int status = 0;
                 kc_agent_client_free(g_steal_pointer(&ctx.client));
