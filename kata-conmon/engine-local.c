@@ -34,7 +34,7 @@ typedef struct LocalEngine {
         guint console_source;
         int stdin_fd, stdout_fd, stderr_fd; /* our ends */
         int child_in, child_out, child_err; /* the runtime's ends, closed after fork */
-        guint out_source, err_source, stdin_source, probe_source;
+        guint out_source, err_source, stdin_source, probe_source, repoll_source;
         pid_t runtime_pid, pid;
         bool tty, started, stopped, stdin_closed;
         KcOomWatch *oom;
@@ -67,6 +67,17 @@ static bool pump_once(LocalEngine *le, int fd, KcStream stream) {
         return false;
 }
 
+static gboolean on_output(int fd, GIOCondition cond, gpointer userdata);
+
+static gboolean repoll_terminal(gpointer userdata) {
+        LocalEngine *le = userdata;
+
+        le->repoll_source = 0;
+        if (!le->stopped && le->stdout_fd >= 0 && !le->out_source)
+                le->out_source = g_unix_fd_add(le->stdout_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_output, le);
+        return G_SOURCE_REMOVE;
+}
+
 static gboolean on_output(int fd, GIOCondition cond, gpointer userdata) {
         LocalEngine *le = userdata;
         bool is_out = fd == le->stdout_fd;
@@ -74,9 +85,14 @@ static gboolean on_output(int fd, GIOCondition cond, gpointer userdata) {
 
         if (pump_once(le, fd, stream))
                 return G_SOURCE_CONTINUE;
-        if (is_out)
+        if (is_out) {
                 le->out_source = 0;
-        else
+                /* A pty master reports HUP (reads fail with EIO) while no slave is open, yet the
+                 * container may open its terminal again: look again in a while instead of
+                 * spinning or giving up. The exit drain reads what is left either way. */
+                if (le->tty && !le->repoll_source)
+                        le->repoll_source = g_timeout_add(100, repoll_terminal, le);
+        } else
                 le->err_source = 0;
         return G_SOURCE_REMOVE;
 }
@@ -450,8 +466,8 @@ static int local_kill(KcEngine *e, int sig, bool group) {
 
 static void local_stop(KcEngine *e) {
         LocalEngine *le = LE(e);
-        guint *sources[] = {&le->out_source, &le->err_source, &le->stdin_source, &le->console_source,
-                            &le->probe_source};
+        guint *sources[] = {&le->out_source,     &le->err_source,   &le->stdin_source,
+                            &le->console_source, &le->probe_source, &le->repoll_source};
 
         le->stopped = true;
         for (size_t i = 0; i < ELEMENTSOF(sources); i++)
