@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import re
+import select
+import socket
 import signal
 import subprocess
 import sys
@@ -379,6 +381,46 @@ def t_exec(mux):
             pass
         tap.ok(not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split(") ")[1][:1],
                "the detached relay exits when the process does")
+
+    # --console-socket: the pty master arrives over SCM_RIGHTS; guest tty output shows up on it.
+    def tty_answer(req, conn, fid):
+        mux.send(conn, fakemux.json_frame(fakemux.REPLY, fid, {"ok": True, "pid": 43}))
+        tap.ok(req["tty"] is True and req["stderr"] == 0, "exec --tty: one output stream", req)
+        mux.send(conn, fakemux.frame(fakemux.DATA, req["stdout"], b"tty-out\r\n"))
+        mux.send(conn, fakemux.frame(fakemux.DATA, req["stdout"], b""))
+        mux.send(conn, fakemux.json_frame(fakemux.EVENT, 0, {"type": "exit", "container-id": "c1",
+                                                             "exec-id": req["exec-id"], "pid": 43,
+                                                             "exit-code": 0}))
+    mux.answers["exec"] = tty_answer
+    csock_path = os.path.join(TMP, "console.sock")
+    csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    csock.bind(csock_path)
+    csock.listen(1)
+    with open(proc, "w") as f:
+        json.dump({"args": ["sh"], "cwd": "/", "terminal": True}, f)
+    p = subprocess.Popen([K, "--root", ROOT, "exec", "--tty", "--detach", "--console-socket", csock_path,
+                          "--pid-file", pidfile, "--process", proc, "c1"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    csock.settimeout(10)
+    conn, _ = csock.accept()
+    msg, fds, _, _ = socket.recv_fds(conn, 64, 1)
+    out = b""
+    if fds:
+        deadline = time.monotonic() + 10
+        while b"tty-out" not in out and time.monotonic() < deadline:
+            r_, _, _ = select.select([fds[0]], [], [], 1)
+            if r_:
+                try:
+                    out += os.read(fds[0], 1024)
+                except OSError:
+                    break
+    err = p.communicate(timeout=30)[1]
+    tap.ok(p.returncode == 0 and len(fds) == 1 and b"tty-out" in out,
+           "exec --console-socket: pty master sent, guest tty output readable on it", (p.returncode, out, err))
+    for fd in fds:
+        os.close(fd)
+    conn.close()
+    csock.close()
 
     mux.answers["exec"] = {"ok": False, "errno": 2, "message": "executable file not found"}
     r = kr("exec", "--process", proc, "c1", stdin="")
