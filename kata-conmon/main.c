@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -90,6 +91,17 @@ static int open_logs(const KcOptions *o, KcLogSet **ret) {
         return 0;
 }
 
+/* --syslog without journald: conmon's "<cid:20> <level>: message" records. */
+static void syslog_sink(const KcLogRecord *rec, void *userdata) {
+        const char *cid = userdata;
+        const char *level = rec->priority <= LOG_ERR       ? "e"
+                            : rec->priority == LOG_WARNING ? "w"
+                            : rec->priority <= LOG_INFO    ? "i"
+                                                           : "d";
+
+        syslog(rec->priority, "%.20s %s: %s", cid, level, rec->message);
+}
+
 static void log_set_freep(KcLogSet **set) {
         if (*set)
                 kc_log_free(*set);
@@ -129,7 +141,11 @@ int main(int argc, char **argv) {
         kc_log_set_ident("kata-conmon");
         kc_log_set_level(o.log_level ? kc_log_parse_level(o.log_level) : LOG_WARNING);
         kc_log_set_field("CONTAINER_ID_FULL", o.cid);
-        (void) kc_log_journal_install(true);
+        if (!kc_log_journal_install(true) && o.syslog) {
+                openlog("kata-conmon", LOG_PID, LOG_DAEMON);
+                kc_log_set_sink(syslog_sink, o.cid);
+                kc_log_set_stderr(true);
+        }
 
         if (o.exec_attach && !getenv("_OCI_ATTACHPIPE")) {
                 fprintf(stderr, "[conmon:e] --attach specified but _OCI_ATTACHPIPE was not\n");
