@@ -169,7 +169,7 @@ class Harness:
 
     def create(self, cid, args, terminal=False, stdin=False, leave_stdin_open=False,
                log_size_max=None, log_paths=None, name=None, extra=(), argv=None, env=None,
-               bundle_args=None, timeout=30):
+               bundle_args=None, timeout=30, before_start=None):
         """CreateContainer: spawn, start-pipe byte, wait for the parent, read the sync message."""
         c = Container(self, cid)
         self.containers.append(c)
@@ -190,6 +190,8 @@ class Harness:
         finally:
             sync_c.close()
             start_c.close()
+        if before_start:
+            before_start(c, proc)
         try:
             start_p.send(b"0")
         except OSError:

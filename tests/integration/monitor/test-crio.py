@@ -58,6 +58,33 @@ def t_create(tap, h, ref):
            "exit: attach socket unlinked")
 
 
+def t_start_pipe_and_signals(tap, h, ref):
+    seen = {}
+
+    def probe(c, proc):
+        time.sleep(0.3)
+        seen["waiting"] = proc.poll() is None
+        seen["no pidfile"] = not os.path.exists(c.pidfile)
+        seen["no runtime"] = h.runc.state(c.cid) is None
+
+    prog = "trap 'echo got-term; exit 9' TERM; echo up; while true; do sleep 0.1; done"
+    c = h.create(new_cid(), ["sh", "-c", prog], before_start=probe)
+    tap.eq(seen, {"waiting": True, "no pidfile": True, "no runtime": True},
+           "start pipe: nothing runs and the caller's child waits until the start byte")
+    tap.ok(c.pid, "start pipe: after the byte the container is created", f"{c.sync}")
+    raw = open(c.conmon_pidfile).read() if os.path.exists(c.conmon_pidfile) else None
+    tap.ok(raw is not None and re.fullmatch(r"[0-9]+", raw) is not None,
+           "-P file: the daemon's pid, digits only", f"{raw!r}")
+    c.start()
+    kcoci.wait_for(lambda: "up" in (c.log_text() or ""), 5)
+    os.kill(c.monitor_pid, signal.SIGTERM)
+    tap.eq(c.wait_exit(), "9", "SIGTERM to the monitor is forwarded to the container (exit 9)")
+    tap.match(r"stdout F got-term$", c.log_text(), "SIGTERM: the container's trap ran")
+    tap.eq(c.monitor_exit_code(), 9, "SIGTERM: the monitor exits only after the container")
+    a, b = os.stat(c.persist_exit), os.stat(c.exit_file)
+    tap.ok(a.st_mtime_ns <= b.st_mtime_ns, "persist-dir/exit is written before exit-dir/<cid>")
+
+
 def t_logs_and_exit_codes(tap, h, ref):
     script = "echo out1; echo err1 >&2; sleep 0.2; printf 'a\\nb\\n'; sleep 0.2; printf part; exit {}"
     cs = {}
@@ -87,6 +114,20 @@ def t_logs_and_exit_codes(tap, h, ref):
     tap.eq(out, [("stdout", "F", "out1"), ("stdout", "F", "a"), ("stdout", "F", "b"),
                  ("stdout", "P", "part")], "logs: stdout records (F lines, trailing P, no final F)")
     tap.eq(err, [("stderr", "F", "err1")], "logs: stderr record")
+    long = "L" * 20000
+    c = h.create(new_cid(), ["sh", "-c", f"printf '%s\\n' {long}; echo after"])
+    c.start()
+    c.wait_exit()
+    try:
+        recs = [r for r in kctest.parse_log(c.log_text()) if r[0] == "stdout"]
+    except ValueError as e:
+        recs = []
+        tap.diag(str(e))
+    tags = "".join(r[1] for r in recs)
+    tap.ok(re.fullmatch(r"P+FF", tags) is not None and "".join(r[2] for r in recs[:-1]) == long
+           and recs[-1][2] == "after" and all(len(r[2]) <= 8192 for r in recs),
+           "logs: a 20000-byte line is several P records (<= 8192 bytes each) and an F",
+           f"tags {tags} sizes {[len(r[2]) for r in recs]}")
     ts = re.findall(r"^\S+", log or "", re.M)
     tap.ok(all(t.endswith(time.strftime("%z")[:3] + ":" + time.strftime("%z")[3:]) for t in ts),
            "logs: timestamps carry the local numeric offset (never Z)", f"{ts}")
@@ -222,7 +263,12 @@ def t_exec_sync(tap, h, ref):
     tap.ok(ps["log"] is not None and "sleep 30" not in ps["log"] and "sleep 31" not in ps["log"],
            "exec-sync -T: the whole process group was killed", ps["log"])
     h.runc.run("kill", c.cid, "KILL")
-    c.wait_exit()
+    if ref:
+        # Debian's conmon 2.1.6 often misses this container's exit after a timed-out exec-sync
+        # (its monitor stays up); not what this scenario is about, so don't wait 30 s for it.
+        c.wait_exit(timeout=3, reap_timeout=1)
+    else:
+        tap.eq(c.wait_exit(), "137", "exec-sync: the container still exits normally afterwards")
 
 
 def t_create_fails(tap, h, ref):
@@ -289,7 +335,8 @@ def run(tap):
     env = kctest.Env("kc-crio-")
     h = kccrio.Harness(mon, env.base, env.rootfs, env.runc)
     try:
-        for name, fn in [("create", t_create), ("logs", t_logs_and_exit_codes), ("attach", t_attach),
+        for name, fn in [("create", t_create), ("start pipe and signals", t_start_pipe_and_signals),
+                         ("logs", t_logs_and_exit_codes), ("attach", t_attach),
                          ("tty", t_tty_resize), ("reopen", t_reopen), ("log-size-max", t_log_size_max),
                          ("exec-sync", t_exec_sync), ("create failure", t_create_fails),
                          ("cli", t_cli)]:
