@@ -8,8 +8,9 @@
 #include "message.h"
 
 int kr_log_not_found(const char *id) {
-        /* CRI-O maps "container not running" / "no such process" to ErrNotFound (already gone). */
-        return log_error_errno(ENOENT, "container \"%s\" not found: container not running", id);
+        /* CRI-O maps "container not running" / "no such process" to ErrNotFound and ignores "not
+         * found" from delete; podman and runc users look for "does not exist". */
+        return log_error_errno(ENOENT, "container not running: container \"%s\" does not exist (not found)", id);
 }
 
 int kr_container_open(KrContext *ctx, const char *id, bool exclusive, int *ret_lock_fd, KrState **ret) {

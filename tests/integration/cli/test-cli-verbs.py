@@ -138,6 +138,9 @@ def t_not_found():
     r = kr("delete", "nosuch")
     tap.ok(r.returncode == 1 and "not found" in r.stderr, "delete of a missing container: exit 1 'not found'",
            r.stderr)
+    r = kr("state", "nosuch")
+    tap.ok("does not exist" in r.stderr and "container not running" in r.stderr,
+           "missing container: both podman's ('does not exist') and CRI-O's phrases", r.stderr)
     r = kr("delete", "--force", "nosuch")
     tap.eq(r.returncode, 0, "delete --force of a missing container: exit 0")
     # Debris without state.json (aborted create) is removed.
