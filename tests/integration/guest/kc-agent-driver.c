@@ -42,6 +42,41 @@ static void test_outputs(Ctx *ctx) {
         ok(ctx, has_exit_event(ctx, id, NULL, 0), "exit event with code 0");
 }
 
+/* The spec's seccomp filter and capability sets reach the process (crun/runc apply them). */
+static void test_security(Ctx *ctx) {
+        static const char *const seccomp =
+                "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
+                "\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],"
+                "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}";
+        const char *args[] = {"/bin/sh", "-c",
+                              "mkdir /tmp/d 2>/dev/null; echo mkdir=$?; grep CapBnd /proc/self/status",
+                              NULL};
+        g_autofree char *id = cid(ctx, "security"), *out = NULL;
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        JsonObject *spec = make_spec(args, false), *filter = NULL;
+        Streams s = {};
+        int r;
+
+        g_assert(kc_json_parse_object(seccomp, strlen(seccomp), &filter) == 0);
+        json_object_set_object_member(json_object_get_object_member(spec, "linux"), "seccomp", filter);
+        r = prepare_rootfs(ctx, id);
+        s.out = kc_agent_client_stream_alloc(ctx->client, false);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", spec);
+        json_object_set_int_member(req, "stdout", s.out);
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, NULL);
+        out = stream_text(ctx, s.out);
+        /* CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_KILL, CAP_SETGID, CAP_SETUID: bits 0, 1, 5, 6, 7. */
+        ok(ctx, r == 0 && strstr(out, "mkdir=1\n") && strstr(out, "CapBnd:\t00000000000000e3"),
+           "seccomp denies mkdir and the bounding set is the spec's (%d, '%s')", r, out);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
 static void test_exit_codes(Ctx *ctx) {
         static const int codes[] = {1, 42};
 
@@ -445,6 +480,7 @@ int main(int argc, char **argv) {
         if (quick)
                 goto destroy;
         test_signal(&ctx);
+        test_security(&ctx);
         test_exec(&ctx);
         test_tty(&ctx);
         test_stdin_eof(&ctx);
