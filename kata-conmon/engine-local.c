@@ -347,10 +347,10 @@ static _noreturn_ void runtime_child(LocalEngine *le, char **argv, pid_t monitor
         }
         if (le->p.wait_fd >= 0) {
                 /* exec-attach: the caller says when its attach client is ready. */
-                char c;
+                char buf[256];
                 ssize_t n;
                 do
-                        n = read(le->p.wait_fd, &c, 1);
+                        n = read(le->p.wait_fd, buf, sizeof(buf));
                 while (n < 0 && errno == EINTR);
                 if (n < 0)
                         _exit(127);

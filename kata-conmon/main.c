@@ -181,11 +181,13 @@ int main(int argc, char **argv) {
         drop_fd(inherited, attach_fd);
 
         if (start_fd >= 0) {
-                /* The caller moves us into a cgroup, then lets us go on. */
-                char c;
+                /* The caller moves us into a cgroup, then lets us go on. Read whatever it wrote
+                 * (conmon's tests write a whole line) so the exec-attach read that may follow
+                 * waits for a second write instead of finding leftovers. */
+                char buf[256];
                 ssize_t n;
                 do
-                        n = read(start_fd, &c, 1);
+                        n = read(start_fd, buf, sizeof(buf));
                 while (n < 0 && errno == EINTR);
                 if (n < 0) {
                         fprintf(stderr, "[conmon:e]: Failed to read from the start pipe %s\n",

@@ -319,8 +319,10 @@ def t_exec_attach():
     # exec-attach needs a bundle of its own (podman: the exec session's directory)
     d = tempfile.mkdtemp(prefix="kc-lcx-", dir="/tmp")
     try:
-        r = Run(exec_mode=True, script="output-exit7", attach_pipe=True,
+        r = Run(exec_mode=True, script="output-exit7", attach_pipe=True, start=False,
                 extra=["--api-version", "-u", "sess", "-b", d, "--exec-attach", "--full-attach"])
+        # a whole line, like conmon's own tests write: all of it is the first start message
+        r.start_p.send(b"start conmon\n")
         r.attach_p.settimeout(10)
         a = r.attach_p.recv(100)
         ok(a == b'{"data": 0}\n', "exec-attach: {\"data\": 0} on the attach pipe", a)
@@ -329,7 +331,7 @@ def t_exec_attach():
         s.connect(os.path.join(d, "attach"))
         time.sleep(0.3)
         ok(not os.path.exists(r.record), "exec-attach: the runtime waits for the second start byte")
-        r.start_p.send(b"1")
+        r.start_p.send(b"start attach\n")
         m1 = r.msg()
         m2 = r.msg()
         ok(m1 is not None and m1.startswith('{"data": ') and m2 == '{"data": 7}', "exec-attach: pid, then status",
