@@ -46,7 +46,8 @@ static bool is_executable(const char *path) {
 
 static bool is_readable_file(const char *path) {
         struct stat st;
-        return path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && access(path, R_OK) == 0;
+        return path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+               access(path, R_OK) == 0;
 }
 
 static bool path_in(const char *path, char **list) {
@@ -65,7 +66,8 @@ static void check_accel(Report *rep, const KcVmConfig *c) {
                         finding(rep, 'P', NULL, "accelerator kvm: /dev/kvm is usable");
                 else
                         finding(rep, 'F',
-                                "enable virtualization in the firmware and load kvm_intel or kvm_amd (modprobe), "
+                                "enable virtualization in the firmware and load kvm_intel or kvm_amd "
+                                "(modprobe), "
                                 "give the user access to /dev/kvm, or set accel = tcg in [hypervisor.qemu] "
                                 "(emulation, much slower)",
                                 "accelerator kvm: /dev/kvm is missing or cannot run a guest");
@@ -89,15 +91,19 @@ static void check_files(Report *rep, const KcVmConfig *c) {
         if (is_executable(c->qemu_path))
                 finding(rep, 'P', NULL, "QEMU binary %s", c->qemu_path);
         else
-                finding(rep, 'F', "install QEMU (Debian: qemu-system-x86, RHEL: qemu-kvm) or set path in [hypervisor.qemu]",
+                finding(rep, 'F',
+                        "install QEMU (Debian: qemu-system-x86, RHEL: qemu-kvm) or set path in "
+                        "[hypervisor.qemu]",
                         "QEMU binary %s is missing or not executable", c->qemu_path);
-        if (c->valid_hypervisor_paths && c->valid_hypervisor_paths[0] && !path_in(c->qemu_path, c->valid_hypervisor_paths))
+        if (c->valid_hypervisor_paths && c->valid_hypervisor_paths[0] &&
+            !path_in(c->qemu_path, c->valid_hypervisor_paths))
                 finding(rep, 'F', "add the path to valid_hypervisor_paths in [hypervisor.qemu]",
                         "QEMU binary %s is not listed in valid_hypervisor_paths", c->qemu_path);
 
-        build_fix = g_strdup_printf("%s %s --output-dir %s",
-                                    is_executable(builder) ? "run" : "install kata-conmon's guest image builder and run",
-                                    builder, c->image_cache_dir);
+        build_fix = g_strdup_printf(
+                "%s %s --output-dir %s",
+                is_executable(builder) ? "run" : "install kata-conmon's guest image builder and run",
+                builder, c->image_cache_dir);
         if (is_readable_file(c->kernel))
                 finding(rep, 'P', NULL, "guest kernel %s", c->kernel);
         else
@@ -112,7 +118,8 @@ static void check_files(Report *rep, const KcVmConfig *c) {
                         finding(rep, 'P', NULL, "virtiofsd %s", c->virtio_fs_daemon);
                 else
                         finding(rep, 'F',
-                                "install virtiofsd (Debian: qemu-system-common ships /usr/lib/qemu/virtiofsd, "
+                                "install virtiofsd (Debian: qemu-system-common ships "
+                                "/usr/lib/qemu/virtiofsd, "
                                 "RHEL: virtiofsd) or set virtio_fs_daemon in [hypervisor.qemu]",
                                 "virtiofsd %s is missing or not executable", c->virtio_fs_daemon);
         }
@@ -126,13 +133,15 @@ static void check_cgroups(Report *rep) {
         else if (fs.f_type == CGROUP2_SUPER_MAGIC)
                 finding(rep, 'P', NULL, "cgroups: unified (v2) hierarchy");
         else if (fs.f_type == TMPFS_MAGIC)
-                finding(rep, 'P', NULL, "cgroups: v1 (or hybrid) hierarchy; containers use the guest's cgroup2");
+                finding(rep, 'P', NULL,
+                        "cgroups: v1 (or hybrid) hierarchy; containers use the guest's cgroup2");
         else
-                finding(rep, 'F', "mount cgroup2 on /sys/fs/cgroup", "/sys/fs/cgroup is not a cgroup filesystem");
+                finding(rep, 'F', "mount cgroup2 on /sys/fs/cgroup",
+                        "/sys/fs/cgroup is not a cgroup filesystem");
 }
 
 static void check_dirs(Report *rep, KrContext *ctx, const KcVmConfig *c) {
-        const char *dirs[] = { ctx->root, c->vm_run_dir };
+        const char *dirs[] = {ctx->root, c->vm_run_dir};
 
         for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
                 g_autofree char *parent = g_path_get_dirname(dirs[i]);
@@ -141,13 +150,15 @@ static void check_dirs(Report *rep, KrContext *ctx, const KcVmConfig *c) {
                 if (access(probe, W_OK) == 0 || (probe == parent && access(parent, F_OK) < 0))
                         finding(rep, 'P', NULL, "state directory %s is usable", dirs[i]);
                 else
-                        finding(rep, 'F', "run as root, or make the directory writable", "%s is not writable", probe);
+                        finding(rep, 'F', "run as root, or make the directory writable",
+                                "%s is not writable", probe);
         }
 }
 
 static void check_selinux(Report *rep, const KcVmConfig *c) {
 #if HAVE_SELINUX
-        static const char *const types[] = { "container_kvm_t", "container_kvm_var_run_t", "container_runtime_t" };
+        static const char *const types[] = {"container_kvm_t", "container_kvm_var_run_t",
+                                            "container_runtime_t"};
 
         if (is_selinux_enabled() <= 0) {
                 finding(rep, 'P', NULL, "SELinux is disabled on this host: no labels needed");
@@ -159,16 +170,19 @@ static void check_selinux(Report *rep, const KcVmConfig *c) {
         }
         if (c->disable_selinux) {
                 finding(rep, 'W', "remove disable_selinux from [hypervisor.qemu]",
-                        "SELinux is enforcing but disable_selinux is set: QEMU runs without the pod's label");
+                        "SELinux is enforcing but disable_selinux is set: QEMU runs without the pod's "
+                        "label");
                 return;
         }
         for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
-                g_autofree char *ctx = g_strdup_printf("system_u:%s:%s:s0", i == 1 ? "object_r" : "system_r", types[i]);
+                g_autofree char *ctx =
+                        g_strdup_printf("system_u:%s:%s:s0", i == 1 ? "object_r" : "system_r", types[i]);
                 if (security_check_context(ctx) == 0)
                         finding(rep, 'P', NULL, "SELinux type %s is loaded", types[i]);
                 else
-                        finding(rep, 'F', "install container-selinux and load the kata_conmon policy module "
-                                          "(semodule -i kata_conmon.pp)",
+                        finding(rep, 'F',
+                                "install container-selinux and load the kata_conmon policy module "
+                                "(semodule -i kata_conmon.pp)",
                                 "SELinux is enforcing and type %s is not in the loaded policy", types[i]);
         }
 #else
@@ -178,8 +192,8 @@ static void check_selinux(Report *rep, const KcVmConfig *c) {
 
 int kr_cmd_check(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
+                {"quiet", no_argument, NULL, 'q'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         g_autoptr(KcVmConfig) c = NULL;

@@ -10,7 +10,8 @@
 int kr_log_not_found(const char *id) {
         /* CRI-O maps "container not running" / "no such process" to ErrNotFound and ignores "not
          * found" from delete; podman and runc users look for "does not exist". */
-        return log_error_errno(ENOENT, "container not running: container \"%s\" does not exist (not found)", id);
+        return log_error_errno(ENOENT, "container not running: container \"%s\" does not exist (not found)",
+                               id);
 }
 
 int kr_container_open(KrContext *ctx, const char *id, bool exclusive, int *ret_lock_fd, KrState **ret) {
@@ -33,10 +34,12 @@ int kr_container_open(KrContext *ctx, const char *id, bool exclusive, int *ret_l
                 /* A directory without state: a monitor still creating it, or debris. */
                 return kr_log_not_found(id);
         if (r == -EBADMSG)
-                return log_error_errno(r, "Corrupt state of container %s in %s/%s/state.json", id, ctx->root, id);
+                return log_error_errno(r, "Corrupt state of container %s in %s/%s/state.json", id, ctx->root,
+                                       id);
         if (r < 0)
                 return log_error_errno(r, "Failed to read state of container %s: %m", id);
 
+        kc_log_set_field("KATA_SANDBOX_ID", s->sandbox_id);
         *ret_lock_fd = TAKE_FD(lock_fd);
         *ret = g_steal_pointer(&s);
         return 0;
@@ -46,7 +49,8 @@ int kr_need_args(int argc, char **argv, int optind_, int min, int max, const cha
         int n = argc - optind_;
 
         if (n < min || (max >= 0 && n > max))
-                return log_error_errno(EINVAL, "%s: expected %s%d argument%s, got %d; usage: kata-runtime %s",
+                return log_error_errno(EINVAL,
+                                       "%s: expected %s%d argument%s, got %d; usage: kata-runtime %s",
                                        argv[0], n < min ? "at least " : "at most ", n < min ? min : max,
                                        (n < min ? min : max) == 1 ? "" : "s", n, usage);
         return 0;

@@ -27,15 +27,15 @@ static int remove_in_guest(const KrState *s, bool force) {
         if (r == -ENOENT || r == -ECONNREFUSED || r == -ECONNRESET || r == -EPIPE)
                 return 0;
         if (r < 0)
-                return log_error_errno(r, "Failed to remove container %s in sandbox %s: %s", s->id, s->sandbox_id,
-                                       message ? message : strerror(-r));
+                return log_error_errno(r, "Failed to remove container %s in sandbox %s: %s", s->id,
+                                       s->sandbox_id, message ? message : strerror(-r));
         return 0;
 }
 
 /* No start time is recorded for the monitor: it is ours only while it is a kata-conmon whose
  * command line names this container. */
 static bool monitor_alive(const KrState *s) {
-        return s->monitor_pid > 0 && kr_process_start_time(s->monitor_pid, &(uint64_t) { 0 }) == 0 &&
+        return s->monitor_pid > 0 && kr_process_start_time(s->monitor_pid, &(uint64_t){0}) == 0 &&
                kr_pid_comm_is(s->monitor_pid, "kata-conmon") && kr_pid_cmdline_has(s->monitor_pid, s->id);
 }
 
@@ -48,7 +48,8 @@ static void wait_monitor(const KrState *s, int timeout_ms) {
 
 static void kill_monitor(const KrState *s) {
         if (monitor_alive(s)) {
-                log_warning("container %s: monitor %d did not exit, killing it", s->id, (int) s->monitor_pid);
+                log_warning("container %s: monitor %d did not exit, killing it", s->id,
+                            (int) s->monitor_pid);
                 (void) kill(s->monitor_pid, SIGKILL);
                 wait_monitor(s, 2000);
         }
@@ -135,8 +136,8 @@ static int delete_missing(KrContext *ctx, const char *id, bool force) {
 
 int kr_cmd_delete(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "force", no_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },
+                {"force", no_argument, NULL, 'f'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_close_ int lock_fd = -EBADF;
@@ -163,7 +164,8 @@ int kr_cmd_delete(KrContext *ctx, int argc, char **argv) {
 
         r = kr_state_lock(ctx->root, argv[optind], true, &lock_fd);
         if (r == -ENOENT || r == -EINVAL)
-                return r == -EINVAL ? kr_log_not_found(argv[optind]) : delete_missing(ctx, argv[optind], force);
+                return r == -EINVAL ? kr_log_not_found(argv[optind])
+                                    : delete_missing(ctx, argv[optind], force);
         if (r < 0)
                 return log_error_errno(r, "Failed to lock container %s: %m", argv[optind]);
         r = kr_state_load(ctx->root, argv[optind], &s);

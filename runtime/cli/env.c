@@ -67,7 +67,8 @@ int kr_env_build(KrContext *ctx, JsonObject **ret) {
         files = json_object_new();
         set_str(files, "path", env && *env ? env : KC_VM_CONFIG_PATH);
         json_object_set_boolean_member(files, "from_environment", env && *env);
-        json_object_set_boolean_member(files, "exists", access(env && *env ? env : KC_VM_CONFIG_PATH, F_OK) == 0);
+        json_object_set_boolean_member(files, "exists",
+                                       access(env && *env ? env : KC_VM_CONFIG_PATH, F_OK) == 0);
         json_object_set_object_member(o, "config", files);
 
         json_object_set_object_member(o, "hypervisor", hypervisor_json(c, kvm));
@@ -100,8 +101,8 @@ int kr_env_build(KrContext *ctx, JsonObject **ret) {
 
 int kr_cmd_env(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         g_autoptr(JsonObject) o = NULL;

@@ -44,7 +44,8 @@ static int load_process(const ExecArgs *a, const KrState *s, char **cmd, JsonObj
                 if (r < 0)
                         return log_error_errno(r, "Failed to read process spec %s: %m", a->process_path);
                 if (kc_json_parse_object(text, len, ret) < 0)
-                        return log_error_errno(EINVAL, "process spec %s is not a JSON object", a->process_path);
+                        return log_error_errno(EINVAL, "process spec %s is not a JSON object",
+                                               a->process_path);
         } else {
                 /* Arguments after the id: the container's own process with those args. */
                 if (!s->bundle)
@@ -84,11 +85,11 @@ static int load_process(const ExecArgs *a, const KrState *s, char **cmd, JsonObj
 /* --console-socket: a pty whose master goes to the socket; we relay on the slave. */
 static int console_open(const char *path, int *ret_slave) {
         _cleanup_close_ int master = -EBADF, slave = -EBADF, sock = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char name[] = "/dev/pts/ptmx", cbuf[CMSG_SPACE(sizeof(int))] = {};
-        struct iovec iov = { .iov_base = name, .iov_len = sizeof name };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                              .msg_controllen = sizeof cbuf };
+        struct iovec iov = {.iov_base = name, .iov_len = sizeof name};
+        struct msghdr msg = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
         struct cmsghdr *cm;
         struct termios t;
 
@@ -168,32 +169,35 @@ static int run_detached(const char *sdir, KrExecParams *p, const char *pid_file)
 
 int kr_cmd_exec(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "process", required_argument, NULL, 'p' },
-                { "pid-file", required_argument, NULL, 'P' },
-                { "console-socket", required_argument, NULL, 'c' },
-                { "detach", no_argument, NULL, 'd' },
-                { "tty", no_argument, NULL, 't' },
-                { "cwd", required_argument, NULL, 'w' },
-                { "env", required_argument, NULL, 'e' },
+                {"process", required_argument, NULL, 'p'},
+                {"pid-file", required_argument, NULL, 'P'},
+                {"console-socket", required_argument, NULL, 'c'},
+                {"detach", no_argument, NULL, 'd'},
+                {"tty", no_argument, NULL, 't'},
+                {"cwd", required_argument, NULL, 'w'},
+                {"env", required_argument, NULL, 'e'},
                 /* Applied in the guest from the process spec or meaningless there: accepted. */
-                { "user", required_argument, NULL, 'u' },
-                { "process-label", required_argument, NULL, 'L' },
-                { "apparmor", required_argument, NULL, 'A' },
-                { "no-new-privs", no_argument, NULL, 'N' },
-                { "preserve-fds", required_argument, NULL, 'F' },
-                { "cap", required_argument, NULL, 'C' },
-                { "cgroup", required_argument, NULL, 'G' },
-                { "help", no_argument, NULL, 'h' },
+                {"user", required_argument, NULL, 'u'},
+                {"process-label", required_argument, NULL, 'L'},
+                {"apparmor", required_argument, NULL, 'A'},
+                {"no-new-privs", no_argument, NULL, 'N'},
+                {"preserve-fds", required_argument, NULL, 'F'},
+                {"cap", required_argument, NULL, 'C'},
+                {"cgroup", required_argument, NULL, 'G'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         g_autoptr(GPtrArray) env = g_ptr_array_new();
-        ExecArgs a = { .env = env };
+        ExecArgs a = {.env = env};
         _cleanup_close_ int lock_fd = -EBADF, console_slave = -EBADF;
         g_autoptr(KrState) s = NULL;
         g_autoptr(JsonObject) process = NULL;
         g_autofree char *sdir = NULL;
-        KrExecParams p = { .in_fd = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .winsize_fd = -1,
-                           .ready_fd = -1 };
+        KrExecParams p = {.in_fd = -1,
+                          .out_fd = STDOUT_FILENO,
+                          .err_fd = STDERR_FILENO,
+                          .winsize_fd = -1,
+                          .ready_fd = -1};
         const char *reason;
         bool terminal = false;
         int c, r;
@@ -221,10 +225,17 @@ int kr_cmd_exec(KrContext *ctx, int argc, char **argv) {
                 case 'e':
                         g_ptr_array_add(env, optarg);
                         break;
-                case 'u': case 'L': case 'A': case 'N': case 'F': case 'C': case 'G':
+                case 'u':
+                case 'L':
+                case 'A':
+                case 'N':
+                case 'F':
+                case 'C':
+                case 'G':
                         break;
                 case 'h':
-                        printf("Usage: kata-runtime exec [--process FILE] [--tty] [--detach] [--pid-file FILE]\n"
+                        printf("Usage: kata-runtime exec [--process FILE] [--tty] [--detach] [--pid-file "
+                               "FILE]\n"
                                "       [--console-socket SOCK] <container-id> [command args...]\n");
                         return 0;
                 default:

@@ -23,8 +23,8 @@ static int kill_host_pid(const KrState *s, int sig) {
 
 int kr_cmd_kill(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "all", no_argument, NULL, 'a' },
-                { "help", no_argument, NULL, 'h' },
+                {"all", no_argument, NULL, 'a'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_close_ int lock_fd = -EBADF;

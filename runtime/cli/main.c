@@ -14,15 +14,18 @@
 /* create/run are the monitor's: kata-conmon boots the VM or adds the container itself. A generic
  * conmon calling us would otherwise get a confusing "unknown command". */
 static int cmd_monitor_only(KrContext *ctx, int argc, char **argv) {
-        return log_error_errno(ENOTSUP, "kata-runtime %s: containers are created by kata-conmon (its VM engine), "
-                                        "not by this CLI; set monitor_path to kata-conmon in the CRI-O runtime handler "
-                                        "(podman: --conmon kata-conmon)", argv[0]);
+        return log_error_errno(
+                ENOTSUP,
+                "kata-runtime %s: containers are created by kata-conmon (its VM engine), "
+                "not by this CLI; set monitor_path to kata-conmon in the CRI-O runtime handler "
+                "(podman: --conmon kata-conmon)",
+                argv[0]);
 }
 
 /* CRI-O only offers checkpointing when the runtime supports it; we don't (the state is in a VM). */
 static int cmd_unsupported(KrContext *ctx, int argc, char **argv) {
-        return log_error_errno(ENOTSUP, "kata-runtime %s: checkpoint/restore is not supported for VM containers",
-                               argv[0]);
+        return log_error_errno(
+                ENOTSUP, "kata-runtime %s: checkpoint/restore is not supported for VM containers", argv[0]);
 }
 
 static const struct {
@@ -30,25 +33,25 @@ static const struct {
         KrVerbFunc func;
         const char *help;
 } verbs[] = {
-        { "start", kr_cmd_start, "start a created container" },
-        { "state", kr_cmd_state, "print the OCI state of a container" },
-        { "kill", kr_cmd_kill, "send a signal to a container's process" },
-        { "delete", kr_cmd_delete, "delete a container and everything it owns" },
-        { "exec", kr_cmd_exec, "run a process in a container" },
-        { "update", kr_cmd_update, "update a container's resource limits" },
-        { "pause", kr_cmd_pause, "suspend every process of a container" },
-        { "resume", kr_cmd_resume, "resume a paused container" },
-        { "ps", kr_cmd_ps, "list a container's host processes" },
-        { "list", kr_cmd_list, "list containers" },
-        { "features", kr_cmd_features, "print the OCI features document" },
-        { "check", kr_cmd_check, "check whether this host can run pods" },
-        { "kata-check", kr_cmd_check, NULL },
-        { "env", kr_cmd_env, "print the effective configuration" },
-        { "create", cmd_monitor_only, NULL },
-        { "run", cmd_monitor_only, NULL },
-        { "checkpoint", cmd_unsupported, NULL },
-        { "restore", cmd_unsupported, NULL },
-        { "kata-env", kr_cmd_env, NULL },
+        {"start", kr_cmd_start, "start a created container"},
+        {"state", kr_cmd_state, "print the OCI state of a container"},
+        {"kill", kr_cmd_kill, "send a signal to a container's process"},
+        {"delete", kr_cmd_delete, "delete a container and everything it owns"},
+        {"exec", kr_cmd_exec, "run a process in a container"},
+        {"update", kr_cmd_update, "update a container's resource limits"},
+        {"pause", kr_cmd_pause, "suspend every process of a container"},
+        {"resume", kr_cmd_resume, "resume a paused container"},
+        {"ps", kr_cmd_ps, "list a container's host processes"},
+        {"list", kr_cmd_list, "list containers"},
+        {"features", kr_cmd_features, "print the OCI features document"},
+        {"check", kr_cmd_check, "check whether this host can run pods"},
+        {"kata-check", kr_cmd_check, NULL},
+        {"env", kr_cmd_env, "print the effective configuration"},
+        {"create", cmd_monitor_only, NULL},
+        {"run", cmd_monitor_only, NULL},
+        {"checkpoint", cmd_unsupported, NULL},
+        {"restore", cmd_unsupported, NULL},
+        {"kata-env", kr_cmd_env, NULL},
 };
 
 static void print_version(void) {
@@ -88,16 +91,16 @@ enum {
 
 static int parse_global(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "root", required_argument, NULL, ARG_ROOT },
-                { "log", required_argument, NULL, ARG_LOG },
-                { "log-format", required_argument, NULL, ARG_LOG_FORMAT },
-                { "systemd-cgroup", no_argument, NULL, ARG_SYSTEMD_CGROUP },
-                { "debug", no_argument, NULL, ARG_DEBUG },
+                {"root", required_argument, NULL, ARG_ROOT},
+                {"log", required_argument, NULL, ARG_LOG},
+                {"log-format", required_argument, NULL, ARG_LOG_FORMAT},
+                {"systemd-cgroup", no_argument, NULL, ARG_SYSTEMD_CGROUP},
+                {"debug", no_argument, NULL, ARG_DEBUG},
                 /* Accepted and ignored, as other runtimes do, so generic callers work. */
-                { "rootless", required_argument, NULL, ARG_ROOTLESS },
-                { "criu", required_argument, NULL, ARG_CRIU },
-                { "version", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
+                {"rootless", required_argument, NULL, ARG_ROOTLESS},
+                {"criu", required_argument, NULL, ARG_CRIU},
+                {"version", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c;
@@ -144,7 +147,7 @@ static int parse_global(KrContext *ctx, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        KrContext ctx = { .root = KR_DEFAULT_ROOT, .log_format = KR_LOG_TEXT };
+        KrContext ctx = {.root = KR_DEFAULT_ROOT, .log_format = KR_LOG_TEXT};
         const char *verb;
         int r;
 

@@ -10,7 +10,7 @@
 
 static int pause_resume(KrContext *ctx, int argc, char **argv, bool pause) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_close_ int lock_fd = -EBADF;
@@ -35,7 +35,8 @@ static int pause_resume(KrContext *ctx, int argc, char **argv, bool pause) {
         r = kr_container_open(ctx, argv[optind], true, &lock_fd, &s);
         if (r < 0)
                 return r;
-        if (kr_status_check(kr_state_effective_status(s), pause ? KR_VERB_PAUSE : KR_VERB_RESUME, &reason) < 0)
+        if (kr_status_check(kr_state_effective_status(s), pause ? KR_VERB_PAUSE : KR_VERB_RESUME, &reason) <
+            0)
                 return log_error_errno(EBUSY, "%s: %s (container %s)", verb, reason, s->id);
 
         req = kc_request_new("signal");
@@ -46,8 +47,8 @@ static int pause_resume(KrContext *ctx, int argc, char **argv, bool pause) {
         if (r < 0 && message)
                 return log_error_errno(r, "Failed to %s container %s: %s", verb, s->id, message);
         if (r < 0)
-                return log_error_errno(r, "Failed to %s container %s: sandbox %s unreachable: %m", verb, s->id,
-                                       s->sandbox_id);
+                return log_error_errno(r, "Failed to %s container %s: sandbox %s unreachable: %m", verb,
+                                       s->id, s->sandbox_id);
 
         s->status = pause ? KR_STATUS_PAUSED : KR_STATUS_RUNNING;
         r = kr_state_save(ctx->root, s);

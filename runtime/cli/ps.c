@@ -11,9 +11,9 @@
 
 static int parse_format(int argc, char **argv, const char *usage, bool *ret_json) {
         static const struct option options[] = {
-                { "format", required_argument, NULL, 'f' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "help", no_argument, NULL, 'h' },
+                {"format", required_argument, NULL, 'f'},
+                {"quiet", no_argument, NULL, 'q'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c;
@@ -25,7 +25,8 @@ static int parse_format(int argc, char **argv, const char *usage, bool *ret_json
                         if (strcmp(optarg, "json") == 0)
                                 *ret_json = true;
                         else if (strcmp(optarg, "table") != 0)
-                                return log_error_errno(EINVAL, "invalid format \"%s\" (table or json)", optarg);
+                                return log_error_errno(EINVAL, "invalid format \"%s\" (table or json)",
+                                                       optarg);
                         break;
                 case 'q':
                         break;
@@ -108,7 +109,8 @@ int kr_cmd_list(KrContext *ctx, int argc, char **argv) {
                         json_array_add_object_element(all, kr_oci_state_build(s, st));
                 else
                         printf("%s\t%d\t%s\t%s\t%s\n", s->id, st == KR_STATUS_STOPPED ? 0 : (int) s->pid,
-                               kr_status_to_string(st), s->bundle ? s->bundle : "", s->created ? s->created : "");
+                               kr_status_to_string(st), s->bundle ? s->bundle : "",
+                               s->created ? s->created : "");
         }
         if (json) {
                 json_node_set_array(node, all);

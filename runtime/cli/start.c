@@ -8,7 +8,7 @@
 
 int kr_cmd_start(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         _cleanup_close_ int lock_fd = -EBADF;

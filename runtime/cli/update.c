@@ -54,14 +54,14 @@ static int read_resources(const char *path, JsonObject **ret) {
 
 int kr_cmd_update(KrContext *ctx, int argc, char **argv) {
         static const struct option options[] = {
-                { "resources", required_argument, NULL, 'r' },
-                { "help", no_argument, NULL, 'h' },
+                {"resources", required_argument, NULL, 'r'},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
-        static const char *const memory[] = { "limit", "reservation", "swap", "kernel", "kernelTCP", NULL };
-        static const char *const cpu[] = { "shares", "quota", "period", "realtimeRuntime", "realtimePeriod",
-                                           "burst", "idle", NULL };
-        static const char *const pids[] = { "limit", NULL };
+        static const char *const memory[] = {"limit", "reservation", "swap", "kernel", "kernelTCP", NULL};
+        static const char *const cpu[] = {"shares",         "quota", "period", "realtimeRuntime",
+                                          "realtimePeriod", "burst", "idle",   NULL};
+        static const char *const pids[] = {"limit", NULL};
         _cleanup_close_ int lock_fd = -EBADF;
         g_autoptr(KrState) s = NULL;
         g_autoptr(JsonObject) res = NULL, req = NULL;
@@ -104,7 +104,8 @@ int kr_cmd_update(KrContext *ctx, int argc, char **argv) {
         json_object_set_object_member(req, "resources", json_object_ref(res));
         r = kr_mux_call_once(s, req, NULL, &message);
         if (r == -ENOSYS)
-                return log_error_errno(r, "update: the agent of sandbox %s does not support resource updates",
+                return log_error_errno(r,
+                                       "update: the agent of sandbox %s does not support resource updates",
                                        s->sandbox_id);
         if (r < 0)
                 return log_error_errno(r, "Failed to update container %s: %s", s->id,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,18 +85,22 @@ static char *now_rfc3339(void) {
 static void journal_send(const KcLogRecord *rec) {
 #if HAVE_JOURNALD
         const char *const *fields = kc_log_get_fields();
-        const char *cid = NULL;
+        g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
+        struct iovec iov[32];
+        size_t n = 0;
 
+        g_ptr_array_add(items, g_strdup_printf("MESSAGE=%s", rec->message));
+        g_ptr_array_add(items, g_strdup_printf("PRIORITY=%d", rec->priority));
+        g_ptr_array_add(items, g_strdup_printf("SYSLOG_IDENTIFIER=%s", kc_log_get_ident()));
+        g_ptr_array_add(items, g_strdup_printf("CODE_FILE=%s", rec->file));
+        g_ptr_array_add(items, g_strdup_printf("CODE_LINE=%d", rec->line));
+        g_ptr_array_add(items, g_strdup_printf("CODE_FUNC=%s", rec->func));
+        /* CONTAINER_ID_FULL, KATA_SANDBOX_ID, ... set by the verbs. */
         for (size_t i = 0; fields[i]; i++)
-                if (g_str_has_prefix(fields[i], "CONTAINER_ID_FULL="))
-                        cid = fields[i] + strlen("CONTAINER_ID_FULL=");
-        g_autofree char *file = g_strdup_printf("CODE_FILE=%s", rec->file);
-        g_autofree char *line = g_strdup_printf("CODE_LINE=%d", rec->line);
-
-        (void) sd_journal_send_with_location(file, line, rec->func,
-                                             "MESSAGE=%s", rec->message, "PRIORITY=%d", rec->priority,
-                                             "SYSLOG_IDENTIFIER=%s", kc_log_get_ident(),
-                                             cid ? "CONTAINER_ID_FULL=%s" : NULL, cid, NULL);
+                g_ptr_array_add(items, g_strdup(fields[i]));
+        for (guint i = 0; i < items->len && n < G_N_ELEMENTS(iov); i++)
+                iov[n++] = (struct iovec) { items->pdata[i], strlen(items->pdata[i]) };
+        (void) sd_journal_sendv(iov, (int) n);
 #endif
 }
 

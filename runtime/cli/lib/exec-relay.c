@@ -116,7 +116,8 @@ static void on_event(KcAgentClient *c, const char *type, JsonObject *ev, void *u
 
         if (strcmp(type, "exit") != 0 || kc_exit_status_parse(ev, true, &st) < 0)
                 return;
-        if (strcmp(st.container_id, r->p->container_id) != 0 || !st.exec_id || strcmp(st.exec_id, r->exec_id) != 0)
+        if (strcmp(st.container_id, r->p->container_id) != 0 || !st.exec_id ||
+            strcmp(st.exec_id, r->exec_id) != 0)
                 return;
         /* The agent sends exit after the last byte and end of every output stream. */
         finish(r, kc_exit_status_code(&st));
@@ -133,7 +134,8 @@ static void on_closed(KcAgentClient *c, int error, void *userdata) {
         Relay *r = userdata;
 
         if (!r->finished && r->loop)
-                log_error_errno(error ? error : ECONNRESET, "Connection to the sandbox lost before the process exited: %m");
+                log_error_errno(error ? error : ECONNRESET,
+                                "Connection to the sandbox lost before the process exited: %m");
         finish(r, error ? error : -ECONNRESET);
 }
 
@@ -216,10 +218,10 @@ int kr_exec_run(const char *sandbox_dir, const KrExecParams *p) {
                 .writable = on_writable,
                 .closed = on_closed,
         };
-        static const int forwarded[] = { SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2 };
+        static const int forwarded[] = {SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
         SignalForward fwd[ELEMENTSOF(forwarded)];
         guint sources[ELEMENTSOF(forwarded) + 1] = {};
-        Relay r = { .p = p };
+        Relay r = {.p = p};
         g_autoptr(KcAgentClient) c = NULL;
         g_autoptr(JsonObject) req = NULL;
         int64_t id;
@@ -249,7 +251,7 @@ int kr_exec_run(const char *sandbox_dir, const KrExecParams *p) {
         json_object_set_int_member(req, "stderr", r.err_stream);
 
         for (size_t i = 0; i < ELEMENTSOF(forwarded); i++) {
-                fwd[i] = (SignalForward) { &r, forwarded[i] };
+                fwd[i] = (SignalForward){&r, forwarded[i]};
                 sources[i] = g_unix_signal_add(forwarded[i], on_signal, &fwd[i]);
         }
         if (p->tty)

@@ -21,7 +21,7 @@ int kr_mux_connect(const char *sandbox_dir, const KcAgentClientOps *ops, void *u
         _cleanup_close_ int fd = -EBADF;
         g_autofree char *path = g_build_filename(sandbox_dir, KR_MUX_SOCKET, NULL);
         g_autoptr(KcAgentClient) c = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int r;
 
         if (strlen(path) >= sizeof sa.sun_path)

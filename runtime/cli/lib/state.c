@@ -342,9 +342,9 @@ int kr_status_check(KrStatus from, KrVerb verb, const char **ret_reason) {
                 break;
         case KR_VERB_DELETE:
                 if (from == KR_STATUS_RUNNING || from == KR_STATUS_PAUSED)
-                        reason = from == KR_STATUS_RUNNING ?
-                                "cannot delete container that is not stopped: running" :
-                                "cannot delete container that is not stopped: paused";
+                        reason = from == KR_STATUS_RUNNING
+                                         ? "cannot delete container that is not stopped: running"
+                                         : "cannot delete container that is not stopped: paused";
                 break;
         }
         if (reason) {

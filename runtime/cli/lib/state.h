@@ -30,13 +30,13 @@ typedef enum KrRole {
 typedef struct KrState {
         char *id;
         KrRole role;
-        char *sandbox_id;  /* the sandbox's own id for the sandbox role */
+        char *sandbox_id; /* the sandbox's own id for the sandbox role */
         char *bundle;
         pid_t pid;         /* 0 while unknown */
         pid_t monitor_pid; /* 0 while unknown */
         uint64_t pid_start_time;
         KrStatus status;
-        char *created;     /* RFC 3339, may be NULL */
+        char *created; /* RFC 3339, may be NULL */
         bool has_exit_status;
         int exit_status;
         char *sandbox_dir;

@@ -37,7 +37,8 @@ static void assert_string_array(JsonObject *o, const char *name) {
                 g_assert_true(JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING);
                 /* no duplicates */
                 for (guint j = i + 1; j < json_array_get_length(a); j++)
-                        g_assert_cmpstr(json_array_get_string_element(a, i), !=, json_array_get_string_element(a, j));
+                        g_assert_cmpstr(json_array_get_string_element(a, i), !=,
+                                        json_array_get_string_element(a, j));
         }
 }
 
@@ -74,7 +75,8 @@ static void test_linux(void) {
         g_assert_true(array_has(json_object_get_array_member(lx, "capabilities"), "CAP_SYS_ADMIN"));
         for (guint i = 0; i < json_array_get_length(json_object_get_array_member(lx, "capabilities")); i++)
                 g_assert_true(g_str_has_prefix(
-                        json_array_get_string_element(json_object_get_array_member(lx, "capabilities"), i), "CAP_"));
+                        json_array_get_string_element(json_object_get_array_member(lx, "capabilities"), i),
+                        "CAP_"));
 
         cg = json_object_get_object_member(lx, "cgroup");
         g_assert_nonnull(cg);
@@ -89,7 +91,8 @@ static void test_linux(void) {
         g_assert_true(array_has(json_object_get_array_member(sc, "actions"), "SCMP_ACT_ERRNO"));
         g_assert_true(array_has(json_object_get_array_member(sc, "archs"), "SCMP_ARCH_X86_64"));
 
-        g_assert_false(json_object_get_boolean_member(json_object_get_object_member(lx, "apparmor"), "enabled"));
+        g_assert_false(
+                json_object_get_boolean_member(json_object_get_object_member(lx, "apparmor"), "enabled"));
         g_assert_true(json_object_has_member(json_object_get_object_member(lx, "selinux"), "enabled"));
 }
 

@@ -30,13 +30,16 @@ static void test_mountinfo_below(void) {
                 g_assert_null(strstr(a->pdata[i], "pod10"));
 
         g_assert_cmpuint(b->len, ==, 2);
-        g_assert_true(g_ptr_array_find_with_equal_func(b, "/run/kc/pod1/shared/c1/with space", g_str_equal, NULL));
-        g_assert_true(g_ptr_array_find_with_equal_func(b, "/run/kc/pod1/shared/c1/rootfs", g_str_equal, NULL));
+        g_assert_true(
+                g_ptr_array_find_with_equal_func(b, "/run/kc/pod1/shared/c1/with space", g_str_equal, NULL));
+        g_assert_true(
+                g_ptr_array_find_with_equal_func(b, "/run/kc/pod1/shared/c1/rootfs", g_str_equal, NULL));
         g_assert_cmpuint(c->len, ==, 0);
 }
 
 static void test_log_lines(void) {
-        g_autofree char *json = kr_log_format_line(KR_LOG_JSON, LOG_ERR, "bad \"thing\"\n", "2026-01-01T00:00:00Z");
+        g_autofree char *json =
+                kr_log_format_line(KR_LOG_JSON, LOG_ERR, "bad \"thing\"\n", "2026-01-01T00:00:00Z");
         g_autofree char *text = kr_log_format_line(KR_LOG_TEXT, LOG_WARNING, "a \"b\"", "T");
         g_autoptr(JsonParser) p = json_parser_new();
         JsonObject *o;

@@ -47,7 +47,7 @@ static void test_names(void) {
         assert_bad("KILLL");
         assert_bad("SIGSIGKILL");
         assert_bad("BOGUS");
-        g_assert_cmpint(kr_signal_parse(NULL, &(int) { 0 }), ==, -EINVAL);
+        g_assert_cmpint(kr_signal_parse(NULL, &(int){0}), ==, -EINVAL);
 }
 
 static void test_realtime(void) {

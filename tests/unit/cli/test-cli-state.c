@@ -35,8 +35,8 @@ static void test_parse(void) {
         g_assert_true(s->has_exit_status);
         g_assert_cmpint(s->exit_status, ==, 0);
         g_assert_cmpstr(s->sandbox_dir, ==, "/run/kata-containers/kata-conmon/pod1");
-        g_assert_cmpstr(json_object_get_string_member(s->annotations, "io.kubernetes.cri-o.ContainerType"), ==,
-                        "container");
+        g_assert_cmpstr(json_object_get_string_member(s->annotations, "io.kubernetes.cri-o.ContainerType"),
+                        ==, "container");
 }
 
 static void test_parse_sandbox_defaults(void) {
@@ -55,14 +55,14 @@ static void test_parse_bad(void) {
                 "",
                 "[]",
                 "{",
-                "{\"role\":\"sandbox\",\"status\":\"created\"}",                       /* no id */
-                "{\"id\":\"../x\",\"status\":\"created\"}",                            /* bad id */
-                "{\"id\":\"a\",\"status\":\"sleeping\"}",                              /* bad status */
-                "{\"id\":\"a\",\"status\":\"created\",\"role\":\"vm\"}",               /* bad role */
-                "{\"id\":\"a\",\"status\":\"created\",\"role\":\"container\"}",        /* no sandbox */
-                "{\"id\":\"a\",\"status\":\"created\",\"pid\":\"12\"}",                /* pid type */
-                "{\"id\":\"a\",\"status\":\"created\",\"pid\":-4}",                    /* pid range */
-                "{\"id\":\"a\",\"status\":\"created\",\"annotations\":[]}",            /* annotations type */
+                "{\"role\":\"sandbox\",\"status\":\"created\"}",                /* no id */
+                "{\"id\":\"../x\",\"status\":\"created\"}",                     /* bad id */
+                "{\"id\":\"a\",\"status\":\"sleeping\"}",                       /* bad status */
+                "{\"id\":\"a\",\"status\":\"created\",\"role\":\"vm\"}",        /* bad role */
+                "{\"id\":\"a\",\"status\":\"created\",\"role\":\"container\"}", /* no sandbox */
+                "{\"id\":\"a\",\"status\":\"created\",\"pid\":\"12\"}",         /* pid type */
+                "{\"id\":\"a\",\"status\":\"created\",\"pid\":-4}",             /* pid range */
+                "{\"id\":\"a\",\"status\":\"created\",\"annotations\":[]}",     /* annotations type */
                 "{\"id\":\"a\",\"status\":\"created\",\"exit_status\":1.5}",
         };
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -90,7 +90,8 @@ static void test_roundtrip_keeps_unknown(void) {
 
 static KrState *state_for(pid_t pid, uint64_t start, KrStatus status) {
         g_autofree char *text = g_strdup_printf(
-                "{\"id\":\"c1\",\"role\":\"sandbox\",\"status\":\"%s\",\"pid\":%d,\"pid_start_time\":%" G_GUINT64_FORMAT
+                "{\"id\":\"c1\",\"role\":\"sandbox\",\"status\":\"%s\",\"pid\":%d,\"pid_start_time\":"
+                "%" G_GUINT64_FORMAT
                 ",\"bundle\":\"/b\",\"created\":\"2026-01-01T00:00:00Z\",\"annotations\":{\"a\":\"b\"}}",
                 kr_status_to_string(status), (int) pid, start);
         KrState *s = NULL;
@@ -156,8 +157,9 @@ static void test_oci_state(void) {
         g_assert_cmpint(json_object_get_int_member(running, "pid"), ==, getpid());
         g_assert_cmpstr(json_object_get_string_member(running, "bundle"), ==, "/b");
         g_assert_cmpstr(json_object_get_string_member(running, "created"), ==, "2026-01-01T00:00:00Z");
-        g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(running, "annotations"), "a"), ==,
-                        "b");
+        g_assert_cmpstr(
+                json_object_get_string_member(json_object_get_object_member(running, "annotations"), "a"),
+                ==, "b");
         g_assert_cmpstr(json_object_get_string_member(stopped, "status"), ==, "stopped");
         g_assert_cmpint(json_object_get_int_member(stopped, "pid"), ==, 0);
 }
