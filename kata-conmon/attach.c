@@ -275,14 +275,7 @@ void kc_attach_resume_input(KcAttach *a) {
 void kc_attach_close(KcAttach *a) {
         if (!a)
                 return;
-        /* Give each client what is already queued, then close. */
-        while (a->clients) {
-                Client *c = a->clients->data;
-                if (!c->write_closed)
-                        (void) client_flush(c);
-                if (a->clients && a->clients->data == c)
-                        client_drop(c);
-        }
+        /* The socket file goes first: a client that sees EOF must also find it gone. */
         if (a->source) {
                 g_source_remove(a->source);
                 a->source = 0;
@@ -291,6 +284,14 @@ void kc_attach_close(KcAttach *a) {
         if (a->dir_fd >= 0)
                 (void) unlinkat(a->dir_fd, "attach", 0);
         a->dir_fd = safe_close(a->dir_fd);
+        /* Give each client what is already queued, then close. */
+        while (a->clients) {
+                Client *c = a->clients->data;
+                if (!c->write_closed)
+                        (void) client_flush(c);
+                if (a->clients && a->clients->data == c)
+                        client_drop(c);
+        }
 }
 
 void kc_attach_free(KcAttach *a) {
