@@ -227,6 +227,19 @@ static void test_enums(void) {
         g_assert_cmpint(kc_machine_type_from_string(NULL), ==, -EINVAL);
 }
 
+static void test_host_tsc(void) {
+#if defined(__x86_64__)
+        /* TCG guests are told this frequency: it must be the TSC's, of a plausible magnitude. */
+        unsigned a = kc_vm_host_tsc_khz(), b = kc_vm_host_tsc_khz();
+
+        g_assert_cmpuint(a, >, 100 * 1000);
+        g_assert_cmpuint(a, <, 10 * 1000 * 1000);
+        g_assert_cmpuint(a > b ? a - b : b - a, <, a / 100);
+#else
+        g_test_skip("the TSC is x86-only");
+#endif
+}
+
 static GHashTable *annotations(const char *first, ...) {
         GHashTable *h = g_hash_table_new(g_str_hash, g_str_equal);
         va_list ap;
@@ -337,5 +350,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/vm-config/load-file", test_load_file);
         g_test_add_func("/vm-config/enums", test_enums);
         g_test_add_func("/vm-config/annotations", test_annotations);
+        g_test_add_func("/vm-config/host-tsc", test_host_tsc);
         return g_test_run();
 }
