@@ -105,9 +105,16 @@ static void wait_and_kill(const KrState *s, bool wait) {
 
 /* Phase 3, under the lock again: mounts and directories. */
 static int remove_dirs(KrContext *ctx, const KrState *s) {
-        g_autofree char *sdir = kr_sandbox_dir(s), *dir = NULL, *tree = NULL;
+        g_autofree char *sdir = kr_sandbox_dir(s), *dir = NULL, *tree = NULL, *base = NULL;
         int r;
 
+        /* Only ever a directory named after the pod: a damaged state.json must not aim rm -rf elsewhere. */
+        base = g_path_get_basename(sdir);
+        if (!g_path_is_absolute(sdir) || strcmp(base, s->sandbox_id) != 0)
+                return log_error_errno(EINVAL,
+                                       "container %s: sandbox dir %s is not named after sandbox %s, "
+                                       "not removing it",
+                                       s->id, sdir, s->sandbox_id);
         tree = s->role == KR_ROLE_SANDBOX ? g_strdup(sdir) : g_build_filename(sdir, "shared", s->id, NULL);
         r = kr_remove_tree(tree);
         if (r < 0)

@@ -273,6 +273,9 @@ int kr_exec_run(const char *sandbox_dir, const KrExecParams *p) {
         if (r.result >= 0 || r.started)
                 (void) kc_agent_client_flush(c, 1000);
         report_ready(&r, "exec failed: connection lost\n");
+        /* Our stdin may share its file description with the caller's terminal or pipe. */
+        if (p->in_fd >= 0)
+                (void) fd_set_nonblock(p->in_fd, false);
         g_main_loop_unref(r.loop);
         g_free(r.exec_id);
         return r.result;

@@ -1,5 +1,10 @@
 /* Unit tests: mountinfo filtering for delete, --log line formats. */
+#include <errno.h>
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <syslog.h>
@@ -62,9 +67,53 @@ static void test_log_lines(void) {
         g_assert_cmpint(kr_log_format_from_string("xml", &f), <, 0);
 }
 
+static const char *arg0;
+
+static void test_processes(void) {
+        g_autofree char *dir = g_dir_make_tmp("kr-misc-XXXXXX", NULL);
+        g_autofree char *pf = g_build_filename(dir, "pid", NULL);
+        pid_t pid, child;
+        int status;
+
+        g_autofree char *arg0_prefix = g_strndup(arg0, strlen(arg0) - 1);
+
+        g_assert_true(kr_pid_cmdline_has(getpid(), arg0));
+        g_assert_false(kr_pid_cmdline_has(getpid(), arg0_prefix));
+        g_assert_true(kr_pid_comm_is(getpid(), "test-cli-misc"));
+        g_assert_false(kr_pid_comm_is(getpid(), "test-cli"));
+
+        g_assert_cmpint(kr_read_pid_file(pf, &pid), ==, -ENOENT);
+        g_assert_true(g_file_set_contents(pf, "1234\n", -1, NULL));
+        g_assert_cmpint(kr_read_pid_file(pf, &pid), ==, 0);
+        g_assert_cmpint(pid, ==, 1234);
+        g_assert_true(g_file_set_contents(pf, "12x", -1, NULL));
+        g_assert_cmpint(kr_read_pid_file(pf, &pid), ==, -EINVAL);
+        g_assert_true(g_file_set_contents(pf, "0", -1, NULL));
+        g_assert_cmpint(kr_read_pid_file(pf, &pid), ==, -EINVAL);
+
+        child = fork();
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        g_assert_cmpint(kr_pid_wait_gone(child, 0, 50), ==, -ETIMEDOUT);
+        kill(child, SIGKILL);
+        /* a zombie counts as gone */
+        g_assert_cmpint(kr_pid_wait_gone(child, 0, 5000), ==, 0);
+        g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+
+        g_assert_cmpint(kr_remove_tree("/"), ==, -EINVAL);
+        g_assert_cmpint(kr_remove_tree("relative/dir"), ==, -EINVAL);
+        g_assert_cmpint(kr_remove_tree(dir), ==, 0);
+        g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+        g_assert_cmpint(kr_remove_tree(dir), ==, 0); /* already gone */
+}
+
 int main(int argc, char **argv) {
+        arg0 = argv[0];
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/cli/misc/mountinfo-below", test_mountinfo_below);
         g_test_add_func("/cli/misc/log-lines", test_log_lines);
+        g_test_add_func("/cli/misc/processes", test_processes);
         return g_test_run();
 }
