@@ -169,13 +169,13 @@ class Harness:
 
     def create(self, cid, args, terminal=False, stdin=False, leave_stdin_open=False,
                log_size_max=None, log_paths=None, name=None, extra=(), argv=None, env=None,
-               bundle_args=None, timeout=30, before_start=None):
+               bundle_args=None, timeout=30, before_start=None, memory_limit=None):
         """CreateContainer: spawn, start-pipe byte, wait for the parent, read the sync message."""
         c = Container(self, cid)
         self.containers.append(c)
         os.makedirs(c.persist, exist_ok=True)
         kcoci.make_bundle(c.bundle, self.rootfs, args if bundle_args is None else bundle_args,
-                          terminal=terminal)
+                          terminal=terminal, memory_limit=memory_limit)
         if argv is None:
             argv = self.argv(c, terminal, stdin, leave_stdin_open, log_size_max, log_paths, name,
                              extra)

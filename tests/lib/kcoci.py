@@ -79,7 +79,7 @@ def _base_spec():
     return json.loads(json.dumps(_SPEC))
 
 
-def make_bundle(bundle, rootfs, args, terminal=False, env=None, cwd="/"):
+def make_bundle(bundle, rootfs, args, terminal=False, env=None, cwd="/", memory_limit=None):
     """An OCI bundle whose config.json runs `args` in the (shared, read-only) busybox rootfs."""
     os.makedirs(bundle, exist_ok=True)
     spec = _base_spec()
@@ -90,6 +90,9 @@ def make_bundle(bundle, rootfs, args, terminal=False, env=None, cwd="/"):
         spec["process"]["env"] = spec["process"]["env"] + list(env)
     spec["root"] = {"path": os.path.abspath(rootfs), "readonly": True}
     spec["hostname"] = "kctest"
+    if memory_limit:
+        spec["linux"].setdefault("resources", {})["memory"] = {"limit": memory_limit,
+                                                               "swap": memory_limit}
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f, indent=1)
     return bundle

@@ -137,10 +137,13 @@ def t_attach(tap, h, ref):
     prog = "echo ready; while read l; do echo \"got:$l\"; echo \"err:$l\" >&2; done; echo bye"
     c = h.create(new_cid(), ["sh", "-c", prog], stdin=True)
     s = kctest.attach(c.attach_path)
+    s2 = kctest.attach(c.attach_path)
     c.start()
     pk, _ = kctest.recv_until(s, lambda p: b"ready" in kctest.stream_bytes(p, 2))
     tap.ok(b"ready\n" in kctest.stream_bytes(pk, 2), "attach: stdout arrives with stream id 2",
            f"{pk!r}")
+    pk2, _ = kctest.recv_until(s2, lambda p: b"ready" in kctest.stream_bytes(p, 2))
+    tap.ok(b"ready\n" in kctest.stream_bytes(pk2, 2), "attach: a second client gets the same output")
     s.sendall(b"abc\n")
     pk, _ = kctest.recv_until(s, lambda p: b"err:abc" in kctest.stream_bytes(p, 3)
                               and b"got:abc" in kctest.stream_bytes(p, 2))
@@ -153,6 +156,7 @@ def t_attach(tap, h, ref):
            f"{pk!r}")
     tap.ok(eof, "attach: client sees EOF when the container exits")
     s.close()
+    s2.close()
     tap.eq(c.wait_exit(), "0", "attach: container exited 0")
     tap.match(r"stdout F got:abc$", c.log_text(), "attach: output also logged")
 
@@ -182,6 +186,10 @@ def t_tty_resize(tap, h, ref):
     s = kctest.attach(c.attach_path)
     c.start()
     with open(c.ctl, "w") as f:
+        # Malformed lines are ignored with a warning; the monitor carries on.
+        f.write("garbage\n")
+        f.flush()
+        time.sleep(0.1)
         f.write("1 30 100\n")
     time.sleep(0.3)
     s.sendall(b"\n")
@@ -271,6 +279,29 @@ def t_exec_sync(tap, h, ref):
         tap.eq(c.wait_exit(), "137", "exec-sync: the container still exits normally afterwards")
 
 
+def t_oom_and_exit_command(tap, h, ref):
+    c = h.create(new_cid(), ["sh", "-c", "echo hi; dd if=/dev/zero of=/dev/null bs=100M count=1"],
+                 memory_limit=20 * 1024 * 1024)
+    c.start()
+    tap.eq(c.wait_exit(), "137", "oom: a container over its 20 MiB memory limit is killed: 137")
+    tap.ok(os.path.exists(os.path.join(c.bundle, "oom")), "oom: <bundle>/oom created (CRI-O reads it)")
+    tap.ok(os.path.exists(os.path.join(c.persist, "oom")), "oom: <persist-dir>/oom created")
+    c = h.create(new_cid(), ["sh", "-c", "exit 0"])
+    c.start()
+    c.wait_exit()
+    tap.ok(not os.path.exists(os.path.join(c.bundle, "oom")), "oom: no oom file for a normal exit")
+
+    mark = os.path.join(c.dir, "exit-command-ran")
+    c = h.create(new_cid(), ["sh", "-c", "exit 4"],
+                 extra=["--exit-command", "/bin/sh", "--exit-command-arg", "-c",
+                        "--exit-command-arg", f"echo \"$0 $1\" > {mark}",
+                        "--exit-command-arg", "first", "--exit-command-arg", "second"])
+    c.start()
+    tap.eq(c.wait_exit(), "4", "exit command: container exit 4")
+    tap.eq(kccrio.read_text(mark), "first second\n",
+           "--exit-command runs after the exit with the --exit-command-arg's in order")
+
+
 def t_create_fails(tap, h, ref):
     c = h.create(new_cid(), None, bundle_args=["/nope"])
     m = c.msg
@@ -338,7 +369,8 @@ def run(tap):
         for name, fn in [("create", t_create), ("start pipe and signals", t_start_pipe_and_signals),
                          ("logs", t_logs_and_exit_codes), ("attach", t_attach),
                          ("tty", t_tty_resize), ("reopen", t_reopen), ("log-size-max", t_log_size_max),
-                         ("exec-sync", t_exec_sync), ("create failure", t_create_fails),
+                         ("exec-sync", t_exec_sync), ("oom and exit command", t_oom_and_exit_command),
+                         ("create failure", t_create_fails),
                          ("cli", t_cli)]:
             t0 = time.monotonic()
             with tap.case(name):
