@@ -151,7 +151,8 @@ static int handle_reply(KcAgentClient *c, const KcFrame *f) {
         }
         if (!p || p->sync_done)
                 /* Every request stays known until its reply, even after a timeout: this is forged. */
-                return client_protocol_error(c, -EPROTO, "reply to a request never sent or already answered");
+                return client_protocol_error(c, -EPROTO,
+                                             "reply to a request never sent or already answered");
         r = kc_reply_parse(obj, NULL);
         if (r == -EBADMSG)
                 return client_protocol_error(c, r, "malformed reply");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "requests.h"
 #include "fd-util.h"
 #include "macro.h"
 
@@ -147,7 +148,7 @@ int call(Ctx *ctx, JsonObject *req, JsonObject **ret) {
 }
 
 int create(Ctx *ctx, const char *id, const char *const *args, bool tty, bool with_stdin, Streams *ret) {
-        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        g_autoptr(JsonObject) req = NULL, spec = make_spec(args, tty);
         Streams s = {};
         int r;
 
@@ -159,27 +160,23 @@ int create(Ctx *ctx, const char *id, const char *const *args, bool tty, bool wit
         s.out = kc_agent_client_stream_alloc(ctx->client, false);
         if (!tty)
                 s.err = kc_agent_client_stream_alloc(ctx->client, false);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_object_member(req, "spec", make_spec(args, tty));
-        json_object_set_boolean_member(req, "tty", tty);
-        json_object_set_int_member(req, "stdin", s.in);
-        json_object_set_int_member(req, "stdout", s.out);
-        json_object_set_int_member(req, "stderr", s.err);
-        r = call(ctx, req, NULL);
+        r = kc_request_create_container(id, spec, tty, s.in, s.out, s.err, &req);
+        if (r == 0)
+                r = call(ctx, req, NULL);
         if (r == 0 && ret)
                 *ret = s;
         return r;
 }
 
 int simple(Ctx *ctx, const char *type, const char *id, const char *exec_id) {
-        g_autoptr(JsonObject) req = kc_request_new(type);
+        g_autoptr(JsonObject) req = NULL;
+        int r;
 
-        json_object_set_string_member(req, "container-id", id);
-        if (exec_id)
-                json_object_set_string_member(req, "exec-id", exec_id);
         if (strcmp(type, "remove-container") == 0)
-                json_object_set_boolean_member(req, "force", true);
-        return call(ctx, req, NULL);
+                r = kc_request_remove_container(id, true, &req);
+        else
+                r = kc_request_for_process(type, id, exec_id, &req);
+        return r < 0 ? r : call(ctx, req, NULL);
 }
 
 /* Waits for the process; returns the exit code, or 128+signal, or -errno. */
@@ -219,20 +216,16 @@ int run_simple(Ctx *ctx, const char *name, const char *const *args, Streams *s, 
 }
 
 int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, bool tty, Streams *ret) {
-        g_autoptr(JsonObject) req = kc_request_new("exec");
+        g_autoptr(JsonObject) req = NULL, process = make_process(args, tty);
         Streams s = {};
+        int r;
 
         s.out = kc_agent_client_stream_alloc(ctx->client, false);
         if (!tty)
                 s.err = kc_agent_client_stream_alloc(ctx->client, false);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_string_member(req, "exec-id", eid);
-        json_object_set_object_member(req, "process", make_process(args, tty));
-        json_object_set_boolean_member(req, "tty", tty);
-        json_object_set_int_member(req, "stdout", s.out);
-        json_object_set_int_member(req, "stderr", s.err);
         *ret = s;
-        return call(ctx, req, NULL);
+        r = kc_request_exec(id, eid, process, tty, 0, s.out, s.err, &req);
+        return r < 0 ? r : call(ctx, req, NULL);
 }
 
 /* Runs the client until a stream holds `needle` or the timeout passes. */
