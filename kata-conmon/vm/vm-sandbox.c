@@ -256,7 +256,7 @@ int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const K
                 *ret_error = g_strdup_printf("cannot set up %s: %s", sb->shared, g_strerror(-r));
                 goto fail;
         }
-        vfs_sock = g_build_filename(sandbox_dir, "virtiofsd.sock", NULL);
+        vfs_sock = g_build_filename(sandbox_dir, "vfs.sock", NULL);
         if (c->shared_fs == KC_SHARED_FS_VIRTIO_FS) {
                 r = start_virtiofsd(sb, c, vfs_sock, ret_error);
                 if (r < 0)
