@@ -153,6 +153,22 @@ def run(h, kr, menv, vmdir, tmp):
            "phrase", r.stderr)
     tap.eq(kr.run("delete", "app", check=False).returncode, 0, "delete app")
 
+    # delete --force of a running container: the guest process is killed, the monitor still records
+    # the exit (it needs the state lock, which delete must not hold while waiting), all is removed.
+    app2 = create(h, "app2", ["sh", "-c", "while true; do sleep 1; done"],
+                  {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv)
+    if tap.ok(app2.pid and app2.pid > 0, "second container created", f"sync={app2.sync}"):
+        tap.eq(kr.run("start", "app2", check=False).returncode, 0, "start app2")
+        t0 = time.monotonic()
+        r = kr.run("delete", "--force", "app2", check=False, timeout=60)
+        secs = time.monotonic() - t0
+        tap.ok(r.returncode == 0 and secs < 8, "delete --force of a running container, without timeouts "
+               "(%.2f s)" % secs, r.stderr)
+        tap.eq(app2.wait_exit(20), "137", "its monitor still wrote the exit file (137)")
+        tap.ok(not kcoci.pid_alive(app2.pid), "its stand-in is gone")
+        tap.ok(not os.path.exists(os.path.join(vmdir, sid, "shared", "app2")) and
+               not os.path.exists(os.path.join(kr.root, "app2")), "its shared dir and state are gone")
+
     # delete --force of the running sandbox: the VM, its processes, mounts and dirs all go.
     t0 = time.monotonic()
     r = kr.run("delete", "--force", sid, check=False, timeout=60)
