@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Bad input to the VM engine: a clear error on the sync pipe and nothing left behind."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kcvm  # noqa: E402
+import kccrio  # noqa: E402
+import kcoci  # noqa: E402
+from kctap import Tap  # noqa: E402
+
+
+def main():
+    tap = Tap()
+    tmp = h = None
+    try:
+        e = kcvm.env()
+        kcoci.become_subreaper()
+        tmp = tempfile.mkdtemp(prefix="kc-vm-bad-", dir="/tmp")
+        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
+        vmdir = os.path.join(tmp, "vm")
+        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ))
+        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        cases(tap, h, e, tmp, vmdir, kernel, initrd, kr)
+    except kcoci.Missing as ex:
+        tap.fail_prereq(str(ex))
+    except Exception as ex:  # noqa: BLE001
+        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
+    finally:
+        if h:
+            h.cleanup()
+        kcoci.reap_all_children()
+        if tmp:
+            for m in reversed(kcvm.mounts_under(tmp)):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+    sys.exit(tap.finish())
+
+
+def attempt(h, cid, menv, edit=None, annotations=None):
+    """Creates a sandbox whose bundle is edited first; returns the Container."""
+    orig = kcoci.make_bundle
+
+    def make_bundle(bundle, rootfs, a, **k):
+        orig(bundle, rootfs, a, **k)
+        if annotations is not None:
+            kcvm.add_annotations(bundle, annotations)
+        if edit:
+            edit(os.path.join(bundle, "config.json"))
+    kccrio.kcoci.make_bundle = make_bundle
+    try:
+        c = h.create(cid, ["true"], env=menv, timeout=60)
+    finally:
+        kccrio.kcoci.make_bundle = orig
+    c.wait_monitor(30)
+    return c
+
+
+def check(tap, c, what, pattern, tmp, vmdir, kr):
+    msg = c.msg or {}
+    tap.ok(msg.get("pid") == -1, f"{what}: pid -1 on the sync pipe", f"sync={c.sync} stderr={c.parent_err!r}")
+    tap.match(pattern, msg.get("message", ""), f"{what}: the message says why")
+    tap.eq(kcvm.processes_matching(vmdir), [], f"{what}: no QEMU or virtiofsd left")
+    tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], f"{what}: no sandbox dir left")
+    tap.eq(kcvm.mounts_under(tmp), [], f"{what}: no mounts left")
+    tap.eq(sorted(os.listdir(kr.root)), [], f"{what}: no state left")
+    tap.ok(c.monitor_status is not None, f"{what}: the monitor exited")
+
+
+def cases(tap, h, e, tmp, vmdir, kernel, initrd, kr):
+    conf = kcvm.write_conf(os.path.join(tmp, "good.conf"), kernel, initrd)
+    menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir}
+
+    def malformed(path):
+        with open(path, "w") as f:
+            f.write("{ this is not json")
+    c = attempt(h, "bad-json", menv, edit=malformed)
+    check(tap, c, "malformed config.json", r"malformed config\.json", tmp, vmdir, kr)
+
+    def no_root(path):
+        with open(path) as f:
+            spec = json.load(f)
+        del spec["root"]
+        with open(path, "w") as f:
+            json.dump(spec, f)
+    c = attempt(h, "bad-root", menv, edit=no_root)
+    check(tap, c, "config.json without root", r"root", tmp, vmdir, kr)
+
+    c = attempt(h, "bad-type", menv, annotations={kcvm.T_TYPE: "podsandbox"})
+    check(tap, c, "unknown container type", r"invalid container type", tmp, vmdir, kr)
+
+    c = attempt(h, "bad-ann", menv, annotations={"io.katacontainers.config.hypervisor.path": "/bin/sh"})
+    check(tap, c, "disallowed annotation", r"not allowed.*io\.katacontainers\.config\.hypervisor\.path",
+          tmp, vmdir, kr)
+
+    c = attempt(h, "bad-member", menv, annotations={kcvm.T_TYPE: "container", kcvm.T_SANDBOX: "no-such-pod"})
+    check(tap, c, "container of a missing sandbox", r"sandbox no-such-pod not found.*container not running",
+          tmp, vmdir, kr)
+
+    nok = kcvm.write_conf(os.path.join(tmp, "nokernel.conf"), os.path.join(tmp, "missing-vmlinux"), initrd)
+    c = attempt(h, "no-kernel", dict(menv, KATA_CONMON_CONF=nok))
+    check(tap, c, "missing kernel", r"guest kernel .*missing-vmlinux", tmp, vmdir, kr)
+
+    noi = kcvm.write_conf(os.path.join(tmp, "noinitrd.conf"), kernel, os.path.join(tmp, "missing-initrd"))
+    c = attempt(h, "no-initrd", dict(menv, KATA_CONMON_CONF=noi))
+    check(tap, c, "missing initrd", r"guest initrd .*missing-initrd", tmp, vmdir, kr)
+
+    # A QEMU that cannot start: an option it rejects (kernel_params cannot do that; memory can).
+    badq = kcvm.write_conf(os.path.join(tmp, "badqemu.conf"), kernel, initrd, "path=/bin/false\n"
+                           "valid_hypervisor_paths=/bin/false\n")
+    c = attempt(h, "bad-qemu", dict(menv, KATA_CONMON_CONF=badq))
+    check(tap, c, "QEMU that fails to start", r"VM of sandbox bad-qemu stopped during start-up", tmp, vmdir, kr)
+
+    with open(os.path.join(tmp, "broken.conf"), "w") as f:
+        f.write("[hypervisor.qemu]\naccel=warp-drive\n")
+    c = attempt(h, "bad-conf", dict(menv, KATA_CONMON_CONF=os.path.join(tmp, "broken.conf")))
+    check(tap, c, "invalid kata-conmon.conf", r"configuration", tmp, vmdir, kr)
+
+
+if __name__ == "__main__":
+    main()
