@@ -281,9 +281,10 @@ def run_tests(tmp):
     # 3. unchanged inputs: nothing is rebuilt
     st = {f: os.stat(os.path.join(out1, f)) for f in ("kernel", "initrd", "manifest")}
     r = build("--init", init, "--output-dir", out1)
+    rc = build("--init", init, "--output-dir", out1, "--check")
     same = all(os.stat(os.path.join(out1, f)).st_ino == st[f].st_ino for f in st)
-    tap(r.returncode == 0 and "up to date" in r.stdout and same, "second build with the same inputs is a no-op",
-        r.stdout + r.stderr)
+    tap(r.returncode == 0 and "up to date" in r.stdout and same and rc.returncode == 0,
+        "second build with the same inputs is a no-op (--check: 0)", r.stdout + r.stderr + rc.stdout + rc.stderr)
 
     # 4. reproducible: a forced build elsewhere is byte-identical
     r = build("--init", init, "--output-dir", out2, "--force")
@@ -335,10 +336,14 @@ def run_tests(tmp):
     with open(init, "ab") as f:
         f.write(b"\0changed")
     old_initrd = sha(os.path.join(out1, "initrd"))
+    rc = build("--init", init, "--output-dir", out1, "--check")
+    checked = rc.returncode == 3 and sha(os.path.join(out1, "initrd")) == old_initrd
     r = build("--init", init, "--output-dir", out1)
     m2 = manifest(out1) if r.returncode == 0 else {}
-    tap(r.returncode == 0 and "up to date" not in r.stdout and sha(os.path.join(out1, "initrd")) != old_initrd
-        and m2.get("init") != m.get("init"), "changing an input (the init) rebuilds the image", r.stdout + r.stderr)
+    tap(checked and r.returncode == 0 and "up to date" not in r.stdout and
+        sha(os.path.join(out1, "initrd")) != old_initrd and m2.get("init") != m.get("init"),
+        "changing an input (the init) rebuilds the image (--check before: 3, nothing written)",
+        f"check rc={rc.returncode}\n" + r.stdout + r.stderr)
 
     # 9. rebuild on change: SOURCE_DATE_EPOCH
     r = build("--init", init, "--output-dir", out1, env={"SOURCE_DATE_EPOCH": "1700000000"})
