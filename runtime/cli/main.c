@@ -137,9 +137,10 @@ static int parse_global(KrContext *ctx, int argc, char **argv) {
                         print_help();
                         return 0;
                 case '?':
-                        if (optopt)
+                        if (optopt > 0 && optopt < 0x100)
                                 return log_error_errno(EINVAL, "unknown or incomplete option -%c", optopt);
-                        return log_error_errno(EINVAL, "unknown or incomplete option %s", argv[optind - 1]);
+                        return log_error_errno(EINVAL, "unknown option or missing argument: %s",
+                                               argv[optind - 1]);
                 default:
                         g_assert_not_reached();
                 }

@@ -255,6 +255,13 @@ def t_with_mux():
         got = mux.of_type("update-container")
         tap.ok(r.returncode == 0 and got and got[-1]["resources"] == res and got[-1]["container-id"] == "c1",
                "update --resources - sends the resources", r.stderr)
+        resfile = os.path.join(TMP, "resources.json")
+        with open(resfile, "w") as f:
+            json.dump({"pids": {"limit": 100}}, f)
+        r = kr("update", f"--resources={resfile}", "c1")
+        got = mux.of_type("update-container")
+        tap.ok(r.returncode == 0 and got[-1]["resources"] == {"pids": {"limit": 100}}, "update --resources=FILE",
+               r.stderr)
         n = len(mux.of_type("update-container"))
         for bad in ("[1]", "{\"memory\": {\"limit\": \"big\"}}", "not json"):
             r = kr("update", "--resources", "-", "c1", stdin=bad)
