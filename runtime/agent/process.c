@@ -243,12 +243,22 @@ void process_started(Process *p, pid_t pid) {
 
 static gboolean on_drain_timeout(gpointer userdata) {
         Process *p = userdata;
+        bool waiting = false;
 
-        p->drain_timer = 0;
         log_debug("Output of pid %d still open %d ms after its exit, closing it", (int) p->pid,
                   AGENT_EXIT_DRAIN_MS);
-        for (size_t i = 0; i < ELEMENTSOF(p->out); i++)
-                out_stream_stop(&p->out[i]);
+        for (size_t i = 0; i < ELEMENTSOF(p->out); i++) {
+                OutStream *o = &p->out[i];
+                /* A stream waiting for the host's credit still has bytes to deliver: never drop them. */
+                if (!o->done && o->fd >= 0 && o->credit == 0) {
+                        waiting = true;
+                        continue;
+                }
+                out_stream_stop(o);
+        }
+        if (waiting)
+                return G_SOURCE_CONTINUE;
+        p->drain_timer = 0;
         maybe_report_exit(p);
         return G_SOURCE_REMOVE;
 }

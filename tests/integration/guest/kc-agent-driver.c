@@ -287,6 +287,34 @@ static void test_slow_consumer(Ctx *ctx) {
         (void) simple(ctx, "remove-container", big, NULL);
 }
 
+/* A writer that exits with bytes still in its pipe while the host holds back credit loses nothing,
+ * even after the agent's 2 s drain limit for output of exited processes. */
+static void test_exit_with_held_output(Ctx *ctx) {
+        const char *args[] = {"/bin/sh", "-c", "head -c 294912 /dev/zero", NULL};
+        g_autofree char *id = cid(ctx, "held");
+        int64_t until;
+        Streams s = {};
+        size_t held;
+        int r;
+
+        r = create(ctx, id, args, false, false, &s);
+        ctx->held_stream = s.out;
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        until = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+        while (r == 0 && g_get_monotonic_time() < until)
+                (void) kc_agent_client_iterate(ctx->client, 100);
+        held = stream_len(ctx, s.out);
+        ctx->held_stream = 0;
+        (void) kc_agent_client_consumed(ctx->client, s.out, held);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, NULL);
+        ok(ctx, r == 0 && held == KC_WINDOW_INITIAL && stream_len(ctx, s.out) == 294912,
+           "output held back past the drain limit still arrives whole (%d, %zu then %zu bytes)", r, held,
+           stream_len(ctx, s.out));
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
 static void test_errors(Ctx *ctx) {
         g_autoptr(JsonObject) unknown = kc_request_new("no-such-request");
         g_autoptr(JsonObject) bad_id = kc_request_new("start-container");
@@ -486,6 +514,7 @@ int main(int argc, char **argv) {
         test_stdin_eof(&ctx);
         test_two_containers(&ctx);
         test_slow_consumer(&ctx);
+        test_exit_with_held_output(&ctx);
         test_errors(&ctx);
         if (stats) {
                 test_stats(&ctx);
