@@ -4,6 +4,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -70,6 +71,7 @@ static void print_help(void) {
                "  --log FILE            also write diagnostics to FILE\n"
                "  --log-format FORMAT   text (default) or json\n"
                "  --debug               verbose diagnostics\n"
+               "  --config FILE         kata-conmon.conf to use (sets KATA_CONMON_CONF)\n"
                "  -v, --version         print the version\n"
                "  -h, --help            print this help\n\n"
                "Commands:\n",
@@ -87,6 +89,7 @@ enum {
         ARG_DEBUG,
         ARG_ROOTLESS,
         ARG_CRIU,
+        ARG_CONFIG,
 };
 
 static int parse_global(KrContext *ctx, int argc, char **argv) {
@@ -99,6 +102,8 @@ static int parse_global(KrContext *ctx, int argc, char **argv) {
                 /* Accepted and ignored, as other runtimes do, so generic callers work. */
                 {"rootless", required_argument, NULL, ARG_ROOTLESS},
                 {"criu", required_argument, NULL, ARG_CRIU},
+                {"config", required_argument, NULL, ARG_CONFIG},
+                {"kata-config", required_argument, NULL, ARG_CONFIG},
                 {"version", no_argument, NULL, 'v'},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -126,6 +131,11 @@ static int parse_global(KrContext *ctx, int argc, char **argv) {
                         break;
                 case ARG_DEBUG:
                         ctx->debug = true;
+                        break;
+                case ARG_CONFIG:
+                        /* The same override the monitor honours, for check and env. */
+                        if (setenv("KATA_CONMON_CONF", optarg, 1) < 0)
+                                return log_error_errno(errno, "Failed to set KATA_CONMON_CONF: %m");
                         break;
                 case ARG_ROOTLESS:
                 case ARG_CRIU:

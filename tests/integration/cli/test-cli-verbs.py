@@ -561,6 +561,9 @@ def t_check_env():
     tap.ok(h.get("accel") == "tcg" and h.get("kernel") == kernel and h.get("path") == qemu and
            e.get("config", {}).get("path") == conf and e.get("runtime", {}).get("root") == ROOT and
            e.get("runtime", {}).get("vm_run_dir") == RUN, "env prints the effective configuration as JSON", e)
+    r = kr("--config", conf, "env")
+    tap.ok(r.returncode == 0 and json.loads(r.stdout)["hypervisor"]["kernel"] == kernel,
+           "--config FILE selects the configuration", r.stderr)
     r = kr("env", env={"KATA_CONMON_CONF": os.path.join(TMP, "missing.conf")})
     tap.ok(r.returncode == 1 and "missing.conf" in r.stderr, "env with a missing KATA_CONMON_CONF: exit 1", r.stderr)
 
