@@ -126,13 +126,17 @@ static void channel_send(KcMux *m) {
                 channel_fail(m, -ENOBUFS);
 }
 
-static void client_send(MuxClient *c) {
+/* Returns false when the client was dropped (and freed). */
+static bool client_send(MuxClient *c) {
         int r = peer_flush(&c->peer);
 
         if (r < 0)
                 client_drop(c, "write failed");
         else if (c->peer.out->len > CLIENT_QUEUE_MAX)
                 client_drop(c, "output queue overflow");
+        else
+                return true;
+        return false;
 }
 
 static gboolean on_peer_out(int fd, GIOCondition cond, gpointer userdata) {
@@ -514,6 +518,14 @@ static gboolean on_client_in(int fd, GIOCondition cond, gpointer userdata) {
                 c->peer.in_source = 0;
                 client_drop(c, NULL);
                 return G_SOURCE_REMOVE;
+        }
+        /* Error replies the mux gave itself. */
+        if (c->peer.out->len > 0 && !c->peer.out_source) {
+                guint self = c->peer.in_source;
+                c->peer.in_source = 0; /* if dropped, this source must not be removed twice */
+                if (!client_send(c))
+                        return G_SOURCE_REMOVE;
+                c->peer.in_source = self;
         }
         return G_SOURCE_CONTINUE;
 }
