@@ -128,11 +128,15 @@ int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **re
 void agent_remove_all_containers(Agent *a);
 
 /* stats.c: cgroup2 statistics and OOM watching. */
+/* "/kata/<id>" in the guest; "/kata-<id>" in host mode, one level that the runtime removes with the
+ * container (so host-mode tests leave no empty parent cgroup behind). */
+char *agent_cgroup_path(Agent *a, const char *container_id);
 int container_stats(Agent *a, Container *c, JsonObject *result);
 void agent_check_oom(Agent *a);
 
 /* spec.c: OCI spec translation for the guest (pure). */
-int spec_translate(JsonObject *spec, const char *container_id, const char *rootfs, const char *shared_dir,
+/* cgroups_path: where the container's cgroup goes (agent_cgroup_path()). */
+int spec_translate(JsonObject *spec, const char *cgroups_path, const char *rootfs, const char *shared_dir,
                    bool tty, char **ret_error);
 int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
 

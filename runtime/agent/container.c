@@ -185,7 +185,8 @@ static int spawn_process(Agent *a, Process *p, const StdioReq *s, GPtrArray *arg
 }
 
 int container_create(Agent *a, uint32_t id, JsonObject *req) {
-        g_autofree char *rootfs = NULL, *config = NULL, *pid_file = NULL, *err = NULL, *text = NULL;
+        g_autofree char *rootfs = NULL, *config = NULL, *pid_file = NULL, *err = NULL, *text = NULL,
+                        *cgroups = NULL;
         g_autoptr(GPtrArray) args = g_ptr_array_new();
         g_autoptr(JsonNode) node = NULL;
         const char *cid = NULL;
@@ -211,7 +212,8 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
                                     "no rootfs directory for %s in the shared directory", cid);
                 return -ENOENT;
         }
-        r = spec_translate(spec, cid, rootfs, a->shared_dir, s.tty, &err);
+        cgroups = agent_cgroup_path(a, cid);
+        r = spec_translate(spec, cgroups, rootfs, a->shared_dir, s.tty, &err);
         if (r < 0) {
                 channel_reply_error(a->channel, id, r, "invalid spec: %s", err);
                 return r;

@@ -177,10 +177,9 @@ int spec_translate_process(JsonObject *process, bool tty, char **ret_error) {
         return 0;
 }
 
-int spec_translate(JsonObject *spec, const char *container_id, const char *rootfs, const char *shared_dir,
+int spec_translate(JsonObject *spec, const char *cgroups_path, const char *rootfs, const char *shared_dir,
                    bool tty, char **ret_error) {
         JsonObject *process = NULL, *root = NULL, *linux_ = NULL, *new_root;
-        g_autofree char *cgroups = NULL;
         bool readonly = false;
         int r;
 
@@ -220,7 +219,6 @@ int spec_translate(JsonObject *spec, const char *container_id, const char *rootf
         remove_member(linux_, "intelRdt");
         translate_namespaces(linux_);
         translate_resources(linux_);
-        cgroups = g_strdup_printf("/kata/%s", container_id);
-        json_object_set_string_member(linux_, "cgroupsPath", cgroups);
+        json_object_set_string_member(linux_, "cgroupsPath", cgroups_path);
         return 0;
 }

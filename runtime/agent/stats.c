@@ -7,8 +7,13 @@
 #include "fileio.h"
 #include "log.h"
 
+char *agent_cgroup_path(Agent *a, const char *container_id) {
+        return g_strdup_printf(a->init_mode ? "/kata/%s" : "/kata-%s", container_id);
+}
+
 static char *cgroup_file(Agent *a, Container *c, const char *name) {
-        return g_strdup_printf("%s/kata/%s/%s", a->cgroup_root, c->id, name);
+        g_autofree char *path = agent_cgroup_path(a, c->id);
+        return g_strdup_printf("%s%s/%s", a->cgroup_root, path, name);
 }
 
 /* Reads one unsigned number ("max" reads as 0 = no limit). */

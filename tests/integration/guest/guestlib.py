@@ -54,14 +54,14 @@ def busybox_template(dest):
         f.write("root:x:0:\n")
 
 
+def leftover_cgroups(prefix):
+    """Container cgroups (/kata-<prefix>-*) that the runtime should have removed."""
+    return glob.glob("/sys/fs/cgroup/*/kata-%s-*" % prefix) + glob.glob("/sys/fs/cgroup/kata-%s-*" % prefix)
+
+
 def remove_cgroups(prefix):
-    """runc/crun delete remove the container cgroups; drop the empty /kata parents we caused."""
-    for d in glob.glob("/sys/fs/cgroup/*/kata") + glob.glob("/sys/fs/cgroup/kata"):
-        for sub in glob.glob(os.path.join(d, prefix + "-*")):
-            try:
-                os.rmdir(sub)
-            except OSError:
-                pass
+    """Only after a failure: empty container cgroups a killed runtime could not remove."""
+    for d in leftover_cgroups(prefix):
         try:
             os.rmdir(d)
         except OSError:

@@ -32,6 +32,10 @@ def main():
         proc = subprocess.run([driver, "--agent", agent, "--runtime", runtime, "--work", work,
                                "--template", template, "--prefix", prefix], timeout=600)
         rc = proc.returncode
+        left = guestlib.leftover_cgroups(prefix)
+        if left:
+            print("# cgroups left behind: %s" % " ".join(left))
+            rc = 1
     except subprocess.TimeoutExpired:
         print("not ok 999 - driver timed out")
     finally:

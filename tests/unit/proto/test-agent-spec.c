@@ -38,7 +38,7 @@ static JsonObject *translate(const char *text, bool tty, int expect) {
         g_autofree char *err = NULL;
 
         g_assert_cmpint(kc_json_parse_object(text, strlen(text), &spec), ==, 0);
-        g_assert_cmpint(spec_translate(spec, "c1", "/run/kata-containers/shared/containers/c1/rootfs",
+        g_assert_cmpint(spec_translate(spec, "/kata/c1", "/run/kata-containers/shared/containers/c1/rootfs",
                                        "/run/kata-containers/shared/containers", tty, &err),
                         ==, expect);
         if (expect < 0)
