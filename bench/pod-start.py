@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Pod start benchmark: sandbox create (kata-conmon, VM engine) to the first container output, against the raw
+boot of the same kernel and initrd (QEMU start to kata-agent's hello, same QEMU command line and virtiofsd).
+Prints a markdown table. Needs a build dir with kata-conmon-vm (tests/integration/vm), kata-runtime, kata-agent,
+kc-vm-argv and the image builder.
+
+Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512]
+"""
+import argparse
+import os
+import select
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration", "vm"))
+os.environ.setdefault("KC_SOURCE_DIR", TOP)
+import kccrio  # noqa: E402
+import kcoci  # noqa: E402
+import kcvm  # noqa: E402
+
+
+def raw_boot(argv_tool, conf, vfs_sock, sandbox_id, timeout=180):
+    """QEMU start → the agent's hello frame, in seconds."""
+    agent_host, agent_qemu = socket.socketpair()
+    console_host, console_qemu = socket.socketpair()
+    argv = subprocess.run([argv_tool, "--config", conf, "--sandbox-id", sandbox_id, "--accel", "tcg",
+                           "--agent-fd", str(agent_qemu.fileno()), "--console-fd", str(console_qemu.fileno()),
+                           "--virtiofs-socket", vfs_sock],
+                          capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
+    # The VM engine adds this for vhost-user on microvm (see kata-conmon/vm/vm-sandbox.c).
+    argv[1:1] = ["-global", "virtio-mmio.force-legacy=false"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, pass_fds=[agent_qemu.fileno(), console_qemu.fileno()],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent_qemu.close()
+    console_qemu.close()
+    agent, elapsed = b"", None
+    try:
+        while time.monotonic() - t0 < timeout and elapsed is None:
+            r, _, _ = select.select([agent_host, console_host], [], [], 0.05)
+            for s in r:
+                d = s.recv(65536)
+                if s is agent_host:
+                    agent += d
+            if len(agent) >= 12:
+                length = struct.unpack(">HBBII", agent[:12])[4]
+                if len(agent) >= 12 + length:
+                    elapsed = time.monotonic() - t0
+            if proc.poll() is not None:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+        agent_host.close()
+        console_host.close()
+    return elapsed
+
+
+def pod_start(h, kr, menv, cid):
+    """kata-conmon create (sandbox role) + kata-runtime start → first output line in the container log."""
+    t0 = time.monotonic()
+    c = h.create(cid, ["echo", "first-output"], env=menv, timeout=180)
+    if not c.pid or c.pid <= 0:
+        raise RuntimeError(f"sandbox create failed: {c.sync} {c.parent_err!r}")
+    kr.run("start", cid)
+    if not kcoci.wait_for(lambda: "first-output" in (c.log_text() or ""), 120, interval=0.005):
+        raise RuntimeError("no container output")
+    elapsed = time.monotonic() - t0
+    c.wait_exit(60)
+    kr.run("delete", "--force", cid, check=False)
+    return elapsed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.path.join(TOP, "build"))
+    ap.add_argument("-n", type=int, default=1)
+    ap.add_argument("--memory", type=int, default=512)
+    a = ap.parse_args()
+    b = os.path.abspath(a.build_dir)
+    e = {"KC_CONMON_VM": f"{b}/tests/integration/vm/kata-conmon-vm", "KC_RUNTIME": f"{b}/runtime/cli/kata-runtime",
+         "KC_AGENT": f"{b}/runtime/agent/kata-agent", "KC_BUILD_IMAGE": f"{b}/runtime/guest/kata-conmon-build-image"}
+    os.environ.update(e)
+    e = kcvm.env()
+    argv_tool = kcoci.require_exe(f"{b}/runtime/lib/vm/kc-vm-argv", "kc-vm-argv")
+    kcoci.become_subreaper()
+    tmp = tempfile.mkdtemp(prefix="kc-bench-pod-", dir="/tmp")
+    vfsd = None
+    try:
+        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
+        conf = kcvm.write_conf(os.path.join(tmp, "kc.conf"), kernel, initrd)
+        with open(conf, "a") as f:
+            f.write(f"default_memory={a.memory}\n")
+        shared = os.path.join(tmp, "shared")
+        os.makedirs(shared)
+        vfs_sock = os.path.join(tmp, "vfs.sock")
+        vfsd = subprocess.Popen(["/usr/lib/qemu/virtiofsd", f"--socket-path={vfs_sock}", "-o", f"source={shared}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kcoci.wait_for(lambda: os.path.exists(vfs_sock), 10)
+        vmdir = os.path.join(tmp, "vm")
+        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
+                "KC_VM_TEST_LOG": os.environ.get("KC_VM_TEST_LOG", "")}
+        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
+        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        raw, pod = [], []
+        for i in range(a.n):
+            t = raw_boot(argv_tool, conf, vfs_sock, f"bench-raw-{i}")
+            if t is None:
+                raise RuntimeError("raw boot did not reach the agent's hello")
+            raw.append(t)
+            if vfsd.poll() is not None:  # the C virtiofsd serves one connection
+                vfsd = subprocess.Popen(["/usr/lib/qemu/virtiofsd", f"--socket-path={vfs_sock}", "-o",
+                                         f"source={shared}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                kcoci.wait_for(lambda: os.path.exists(vfs_sock), 10)
+            pod.append(pod_start(h, kr, menv, f"benchpod{i}"))
+        mr, mp = statistics.median(raw), statistics.median(pod)
+        print(f"Pod start under TCG, {a.n} run(s), {a.memory} MiB, medians (seconds):\n")
+        print("| measurement | seconds | ratio |")
+        print("|---|---:|---:|")
+        print(f"| raw boot: QEMU start → kata-agent hello | {mr:.2f} | 1.00 |")
+        print(f"| pod start: sandbox create → first container output | {mp:.2f} | {mp / mr:.2f} |")
+        print(f"\nTarget: pod start ≤ 1.15× the raw boot ({'met' if mp / mr <= 1.15 else 'not met'}).")
+        h.cleanup()
+    finally:
+        if vfsd and vfsd.poll() is None:
+            vfsd.kill()
+            vfsd.wait()
+        kcoci.reap_all_children()
+        for m in reversed(kcvm.mounts_under(tmp)):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
