@@ -102,7 +102,11 @@ static void on_started(void *userdata, pid_t pid) {
         /* A legacy exec session reports nothing until it exited. */
         if (!m->o->exec || m->o->api_version)
                 kc_sync_send(&m->sync_fd, sync_key(m), pid, NULL);
-        if (m->o->timeout > 0)
+        /* Millisecond timer: a probe must not be killed before its time (second timers may
+         * fire up to a second early or late). Huge values fall back to a seconds timer. */
+        if (m->o->timeout > 0 && m->o->timeout <= 3600 * 24 * 7)
+                m->timer = g_timeout_add((guint) m->o->timeout * 1000u, on_timeout, m);
+        else if (m->o->timeout > 0)
                 m->timer = g_timeout_add_seconds((guint) m->o->timeout, on_timeout, m);
 }
 
