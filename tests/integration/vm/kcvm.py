@@ -1,7 +1,6 @@
 """Shared set-up of the VM engine tests: guest image, kata-conmon.conf, kata-runtime, leftovers."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -11,22 +10,6 @@ import kcoci  # noqa: E402
 ENV_KEYS = ("KC_CONMON_VM", "KC_RUNTIME", "KC_AGENT", "KC_BUILD_IMAGE")
 T_TYPE = "io.kubernetes.cri-o.ContainerType"
 T_SANDBOX = "io.kubernetes.cri-o.SandboxID"
-
-# The guest's root is the initramfs, where crun's pivot_root(2) fails with EINVAL. Until kata-agent
-# moves itself onto a tmpfs (switch_root) the test image gets a tiny /init that does it first. It
-# is appended as a second cpio archive, which the kernel unpacks over the first.
-SWITCH_ROOT_INIT = """#!/kc/busybox sh
-B=/kc/busybox
-$B mkdir -p /newroot
-$B mount -t tmpfs -o mode=0755 tmpfs /newroot
-for f in /*; do
-        case "$f" in /newroot|/proc|/sys|/dev) continue ;; esac
-        $B cp -a "$f" /newroot/
-done
-$B mkdir -p /newroot/proc /newroot/sys /newroot/dev
-exec $B switch_root /newroot /sbin/kata-agent
-"""
-
 
 def env():
     e = {k: os.environ.get(k, "") for k in ENV_KEYS}
@@ -41,30 +24,13 @@ def env():
 
 
 def build_image(e, out):
-    """kernel + initrd from kata-conmon-build-image, plus the switch_root /init."""
+    """kernel + initrd from kata-conmon-build-image (stage-0 init, kata-agent, crun, modules)."""
     os.makedirs(out, exist_ok=True)
     r = subprocess.run(["bash", e["KC_BUILD_IMAGE"], "--agent", e["KC_AGENT"], "--output-dir", out, "--quiet"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise kcoci.Missing("guest image build failed: " + r.stderr.strip().replace("\n", " | "))
-    extra = os.path.join(out, "extra")
-    os.makedirs(os.path.join(extra, "kc"))
-    os.makedirs(os.path.join(extra, "sbin"))
-    kcoci.require_exe(kcoci.BUSYBOX, "busybox (Debian package busybox-static)")
-    shutil.copy2(kcoci.BUSYBOX, os.path.join(extra, "kc", "busybox"))
-    shutil.copy2(e["KC_AGENT"], os.path.join(extra, "sbin", "kata-agent"))
-    with open(os.path.join(extra, "init"), "w") as f:
-        f.write(SWITCH_ROOT_INIT)
-    os.chmod(os.path.join(extra, "init"), 0o755)
-    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=extra, capture_output=True, text=True,
-                           check=True).stdout
-    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra, input=names.encode(),
-                          capture_output=True, check=True).stdout
-    initrd = os.path.join(out, "initrd-test")
-    with open(os.path.join(out, "initrd"), "rb") as src, open(initrd, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-        dst.write(cpio)
-    return os.path.join(out, "kernel"), initrd
+    return os.path.join(out, "kernel"), os.path.join(out, "initrd")
 
 
 def write_conf(path, kernel, initrd, extra=""):

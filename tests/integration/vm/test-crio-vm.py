@@ -129,8 +129,7 @@ def run(tap, h, kr, menv, vmdir, tmp):
     tap.eq(kccrio.read_text(web.persist_exit),
            "143", "persist-dir exit file too")
     tap.ok(not kcoci.pid_alive(web.pid) or kcvm.start_time(web.pid) != st0, "the stand-in is gone with the guest process")
-XX
-           web.monitor_status)
+    tap.ok(web.monitor_status is not None, "web's monitor exited after the exit files", web.monitor_status)
     tap.match('"status" : "stopped"', kr.run("state", "web", check=False).stdout, "kata-runtime state web: stopped")
     tap.eq(kr.run("delete", "web", check=False).returncode, 0, "kata-runtime delete web")
     tap.ok(not os.path.exists(os.path.join(vmdir, sid, "shared", "web")), "web's rootfs left the shared dir")
