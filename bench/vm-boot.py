@@ -52,7 +52,7 @@ def static_test_init(build_dir, tmp):
         return built
     out = os.path.join(tmp, "kc-test-init")
     src = os.path.join(TOP, "tests/integration/image/kc-test-init.c")
-    r = subprocess.run(["cc", "-static", "-O2", "-o", out, src], capture_output=True, text=True)
+    r = subprocess.run(["cc", "-D_GNU_SOURCE", "-static", "-O2", "-o", out, src], capture_output=True, text=True)
     if r.returncode != 0:
         die(f"cannot build the trivial init (needs a static libc): {r.stderr}")
     return out

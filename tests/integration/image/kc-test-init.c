@@ -1,14 +1,18 @@
 /* A trivial guest /init for image tests and the boot benchmark: prints a marker, optionally loads the
- * image's modules, greets on the agent port and reads a file from the shared filesystem, then powers off. */
+ * image's modules, greets on the agent port, reads a file from the shared filesystem and tries pivot_root,
+ * then powers off. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MODULES_LIST "/lib/modules/kata-modules.load"
@@ -118,6 +122,35 @@ static int read_shared(const char *type) {
         return 0;
 }
 
+/* What crun does to enter a container: pivot_root(2) in a new mount namespace. The kernel refuses it
+ * when / is the initramfs itself; kata-conmon-guest-init makes / a real mount first. */
+static int try_pivot_root(void) {
+        int status = 0;
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        _exit(2);
+                (void) mkdir("/tmp", 01777);
+                (void) mkdir("/tmp/kc-pivot", 0755);
+                if (mount("tmpfs", "/tmp/kc-pivot", "tmpfs", 0, NULL) < 0 ||
+                    mkdir("/tmp/kc-pivot/old", 0755) < 0)
+                        _exit(3);
+                if (syscall(SYS_pivot_root, "/tmp/kc-pivot", "/tmp/kc-pivot/old") < 0) {
+                        printf("KC-TEST-INIT: pivot_root failed: %m\n");
+                        fflush(stdout);
+                        _exit(1);
+                }
+                _exit(0);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                printf("KC-TEST-INIT: pivot_root test failed (status %d)\n", status);
+                return -1;
+        }
+        printf("KC-TEST-INIT: pivot_root ok\n");
+        return 0;
+}
+
 int main(void) {
         char cmdline[4096] = "";
         int fd;
@@ -139,7 +172,10 @@ int main(void) {
                                  : strstr(cmdline, "kctest.fs=9p")     ? "9p"
                                                                        : NULL;
 
-                if (load_modules() == 0 && greet_port() == 0 && (!fs || read_shared(fs) == 0))
+                bool pivot = strstr(cmdline, "kctest.pivot=1");
+
+                if (load_modules() == 0 && greet_port() == 0 && (!fs || read_shared(fs) == 0) &&
+                    (!pivot || try_pivot_root() == 0))
                         printf("KC-TEST-INIT: all good\n");
         }
         power_off();

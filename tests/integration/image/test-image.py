@@ -298,8 +298,13 @@ def run_tests(tmp):
     listing = subprocess.run(["cpio", "-t", "--quiet", "-F", os.path.join(out1, "initrd")],
                              capture_output=True, text=True).stdout.split()
     want = ["init", "sbin/init", "lib/modules/kata-modules.load"]
-    tap(listing == names and names == sorted(names) and all(w in names for w in want),
-        "cpio -t lists a sorted tree with init, sbin/init and kata-modules.load", "\n".join(listing[:50]))
+    files = {e[0]: e for e in entries}
+    stage0 = open(os.path.join(os.path.dirname(BUILDER), "kata-conmon-guest-init"), "rb").read()
+    layout = (all(w in files for w in want) and files["init"][5] == stage0 and
+              files["sbin/init"][5] == open(init, "rb").read() and files["init"][1] & 0o111)
+    tap(listing == names and names == sorted(names) and layout,
+        "cpio -t lists a sorted tree: /init is stage 0, /sbin/init the program, kata-modules.load",
+        "\n".join(listing[:50]))
 
     # 6. fixed owners and times
     bad = [e[0] for e in entries if e[2] != 0 or e[3] != 0 or e[4] != 0]
@@ -393,14 +398,15 @@ def run_tests(tmp):
                 tap(False, what, "virtiofsd did not start (see /usr/lib/qemu/virtiofsd or /usr/libexec/virtiofsd)")
         else:
             vm = Vm(conf, "kc-image-init",
-                    ["io.katacontainers.config.hypervisor.kernel_params=kctest.modules=1 kctest.fs=virtiofs"],
+                    ["io.katacontainers.config.hypervisor.kernel_params=kctest.modules=1 kctest.fs=virtiofs "
+                     "kctest.pivot=1"],
                     extra=["--virtiofs-socket", vfs_sock])
             ok = vm.pump(lambda v: b"KC-TEST-INIT-MARKER" in v.console)
             tap(ok, f"trivial init runs under QEMU TCG ({time.monotonic() - vm.t0:.1f} s)", vm.diag())
             ok = vm.pump(lambda v: b"KC-TEST-INIT: all good" in v.console and b"KC-TEST-INIT-PORT-OK" in v.agent)
-            ok = ok and b"shared says 'hello-through-virtio-fs'" in vm.console
-            tap(ok, "the guest loads every module in order, finds agent.channel.0 and reads kataShared (virtio-fs)",
-                vm.diag())
+            ok = ok and b"shared says 'hello-through-virtio-fs'" in vm.console and b"pivot_root ok" in vm.console
+            tap(ok, "the guest loads every module in order, finds agent.channel.0, reads kataShared (virtio-fs) "
+                "and can pivot_root (stage-0 /init)", vm.diag())
             rc = vm.wait_exit(30)
             tap(rc == 0, f"the guest powers off and QEMU exits 0 (rc={rc})", vm.diag())
     finally:
