@@ -73,6 +73,7 @@ struct Agent {
         GMainLoop *loop;
         Channel *channel;
         bool init_mode;
+        bool no_pivot; /* / is the initramfs itself: crun must use --no-pivot */
         const char *runtime;
         char **runtime_args;
         const char *runtime_root;
@@ -151,5 +152,6 @@ int init_modules_load_next(void);
 void init_modules_load_all(void);
 int init_find_channel(const char *name, int timeout_ms);
 void init_poweroff(void) G_GNUC_NORETURN;
+bool init_root_is_initramfs(void);
 /* Seconds since the guest booted (boot-time diagnostics). */
 double init_uptime(void);

@@ -242,7 +242,7 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         }
         pid_file = g_build_filename(c->bundle, "pid", NULL);
         g_ptr_array_add(args, (char *) "create");
-        if (a->init_mode)
+        if (a->no_pivot)
                 /* The guest's root is the initramfs, which pivot_root cannot leave. */
                 g_ptr_array_add(args, (char *) "--no-pivot");
         g_ptr_array_add(args, (char *) "--bundle");

@@ -177,6 +177,27 @@ int init_find_channel(const char *name, int timeout_ms) {
         }
 }
 
+/* Whether / is the kernel's initramfs mount itself, which pivot_root(2) cannot leave: in
+ * /proc/self/mountinfo that mount is its own parent. A stage-0 init that moved a bind mount of the
+ * initramfs over / gives it a parent, and crun can pivot_root normally. */
+bool init_root_is_initramfs(void) {
+        _cleanup_free_ char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        bool result = false;
+
+        if (read_file_bounded("/proc/self/mountinfo", 1024 * 1024, &text, NULL) < 0)
+                return true; /* cannot tell: the safe choice still works */
+        lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+                g_auto(GStrv) f = g_strsplit(*l, " ", 6);
+                if (g_strv_length(f) < 6 || strcmp(f[4], "/") != 0)
+                        continue;
+                /* The last entry for / is the visible one. */
+                result = strcmp(f[0], f[1]) == 0;
+        }
+        return result;
+}
+
 double init_uptime(void) {
         struct timespec ts;
 

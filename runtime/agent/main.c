@@ -119,7 +119,9 @@ int main(int argc, char **argv) {
         (void) signal(SIGPIPE, SIG_IGN);
         if (agent.init_mode) {
                 init_setup();
-                log_info("kata-agent %s starting as PID 1 (uptime %.3f s)", PACKAGE_VERSION, init_uptime());
+                agent.no_pivot = init_root_is_initramfs();
+                log_info("kata-agent %s starting as PID 1 (uptime %.3f s)%s", PACKAGE_VERSION, init_uptime(),
+                         agent.no_pivot ? ", root is the initramfs: containers use crun --no-pivot" : "");
                 /* Loads modules only until the agent port shows up; the rest follow after hello. */
                 (void) init_modules_read(AGENT_MODULES_LIST);
                 channel_fd = init_find_channel(AGENT_CHANNEL_NAME, 10000);
