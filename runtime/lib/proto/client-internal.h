@@ -48,6 +48,7 @@ struct KcAgentClient {
         uint32_t next_request;
         uint32_t next_stream;
 
+        bool not_socket; /* the fd is a pipe or a tty: plain write() */
         bool hello;
         char *agent_version;
         char *kernel;

@@ -1,6 +1,7 @@
 /* Host-side agent client: frame I/O on one non-blocking fd, request matching, stream credit. */
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,9 +65,20 @@ static bool want_write(KcAgentClient *c) {
 }
 
 /* Writes as much of the queue as the fd takes now. */
+/* send(MSG_NOSIGNAL) on sockets: a guest that went away must not SIGPIPE the monitor or the CLI. */
+static ssize_t write_nosignal(KcAgentClient *c, const void *buf, size_t len) {
+        if (!c->not_socket) {
+                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n >= 0 || errno != ENOTSOCK)
+                        return n;
+                c->not_socket = true;
+        }
+        return write(c->fd, buf, len);
+}
+
 void client_flush_some(KcAgentClient *c) {
         while (want_write(c)) {
-                ssize_t n = write(c->fd, c->out->data + c->out_off, c->out->len - c->out_off);
+                ssize_t n = write_nosignal(c, c->out->data + c->out_off, c->out->len - c->out_off);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -1,5 +1,7 @@
 /* Unit tests for the agent client against a scripted fake agent on a socketpair. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <poll.h>
@@ -303,6 +305,33 @@ static void test_eof(void) {
         teardown(&p, &s, c);
 }
 
+/* The guest's end is gone: writing must fail the client, not raise SIGPIPE in the host process. */
+static void test_no_sigpipe(void) {
+        Peer p;
+        Seen s;
+        KcAgentClient *c = setup(&p, &s);
+        g_autoptr(JsonObject) ping = kc_request_new("ping");
+        g_autofree char *chunk = g_malloc0(KC_FRAME_MAX_PAYLOAD);
+        uint32_t in;
+        int r = 0;
+
+        send_hello(&p);
+        g_assert_cmpint(kc_agent_client_wait_hello(c, 2000), ==, 0);
+        in = kc_agent_client_stream_alloc(c, true);
+        shutdown(p.fd, SHUT_RD);
+        close(p.fd);
+        p.fd = -1;
+        /* SIGPIPE keeps its default action (terminate) here: surviving is the test. */
+        for (int i = 0; i < 8 && r >= 0; i++)
+                r = (int) kc_agent_client_write(c, in, chunk, KC_FRAME_MAX_PAYLOAD);
+        if (r >= 0)
+                r = kc_agent_client_call(c, ping, 2000, NULL);
+        g_assert_cmpint(r, <, 0);
+        g_assert_cmpint(s.closed_calls, ==, 1);
+        p.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        teardown(&p, &s, c);
+}
+
 static void test_stream_windows(void) {
         Peer p;
         Seen s;
@@ -415,6 +444,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/client/hostile", test_hostile);
         g_test_add_func("/client/duplicate-reply", test_duplicate_reply);
         g_test_add_func("/client/eof", test_eof);
+        g_test_add_func("/client/no-sigpipe", test_no_sigpipe);
         g_test_add_func("/client/stream-windows", test_stream_windows);
         g_test_add_func("/client/window-overrun", test_window_overrun);
         g_test_add_func("/client/feed", test_feed);
