@@ -103,3 +103,23 @@ def start_time(pid):
             return int(f.read().rsplit(")", 1)[1].split()[19])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def sanitizer_env(tmp):
+    """Sanitizer reports of daemonized monitors (stderr is /dev/null) land in tmp/san/*: tests check it."""
+    d = os.path.join(tmp, "san")
+    os.makedirs(d, exist_ok=True)
+    env = {}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        v = os.environ.get(k, "")
+        env[k] = (v + ":" if v else "") + f"log_path={d}/{k.split('_')[0].lower()}"
+    return env
+
+
+def sanitizer_reports(tmp):
+    d = os.path.join(tmp, "san")
+    out = []
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        with open(os.path.join(d, name), errors="replace") as f:
+            out.append(f"{name}: {f.read()[:2000]}")
+    return out

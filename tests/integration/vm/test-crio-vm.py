@@ -28,7 +28,7 @@ def main():
         conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
         vmdir = os.path.join(tmp, "vm")
         menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
-                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log")}
+                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log"), **kcvm.sanitizer_env(tmp)}
         kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
         rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
         h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
@@ -156,6 +156,7 @@ def run(tap, h, kr, menv, vmdir, tmp):
     tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
     tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
     tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
+    tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ class Podman:
         self.tmp = tmp
         self.log = os.path.join(tmp, "monitor.log")
         cc = os.path.join(tmp, "containers.conf")
+        san = "".join(f', "{k}={v}"' for k, v in kcvm.sanitizer_env(tmp).items())
         with open(cc, "w") as f:
             f.write('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
                     '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
                     f'conmon_env_vars = ["KATA_CONMON_CONF={conf}", "KATA_CONMON_VM_RUN_DIR={vmdir}", '
-                    f'"KC_VM_TEST_LOG={self.log}"]\n')
+                    f'"KC_VM_TEST_LOG={self.log}"{san}]\n')
         self.env = dict(os.environ, CONTAINERS_CONF=cc, KATA_CONMON_CONF=conf, KATA_CONMON_VM_RUN_DIR=vmdir)
         self.env.pop("CONTAINER_HOST", None)
         self.base = [kcoci.require_exe(shutil.which("podman"), "podman"),
@@ -156,6 +157,7 @@ def cases(tap, p, vmdir, tmp):
            "no monitor or stand-in left")
     tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
     tap.eq([m for m in kcvm.mounts_under(vmdir)], [], "no mounts left under the sandbox dirs")
+    tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def check(tap, c, what, pattern, tmp, vmdir, kr):
 
 def cases(tap, h, e, tmp, vmdir, kernel, initrd, kr):
     conf = kcvm.write_conf(os.path.join(tmp, "good.conf"), kernel, initrd)
-    menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir}
+    menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir, **kcvm.sanitizer_env(tmp)}
 
     def malformed(path):
         with open(path, "w") as f:
@@ -119,6 +119,7 @@ def cases(tap, h, e, tmp, vmdir, kernel, initrd, kr):
         f.write("[hypervisor.qemu]\naccel=warp-drive\n")
     c = attempt(h, "bad-conf", dict(menv, KATA_CONMON_CONF=os.path.join(tmp, "broken.conf")))
     check(tap, c, "invalid kata-conmon.conf", r"configuration", tmp, vmdir, kr)
+    tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
 
 
 if __name__ == "__main__":
