@@ -309,6 +309,9 @@ static void vm_free(KcEngine *e) {
         if (!ve)
                 return;
         vm_stop(e);
+        /* A signal queued on the way out (the -T timeout's SIGKILL) must still reach the agent. */
+        if (ve->client && ve->role != VM_SANDBOX && kc_agent_client_get_error(ve->client) == 0)
+                (void) kc_agent_client_flush(ve->client, 1000);
         kc_standin_free(ve->standin);
         g_clear_pointer(&ve->client, kc_agent_client_free);
         if (ve->role == VM_CONTAINER && ve->rootfs_mounted)

@@ -122,6 +122,9 @@ def run(tap, h, kr, menv, vmdir, tmp):
            f"log={x['log']!r} host={os.uname().release}")
     x = h.exec_sync(web, ["sleep", "30"], timeout_s=2, timeout=60)
     tap.ok(x["msgs"] and x["msgs"][-1].get("exit_code") == -1, "exec-sync -T kills a slow probe", x)
+    time.sleep(0.5)
+    x = h.exec_sync(web, ["sh", "-c", "ps -o args | grep -c '^sleep 3[0]' || true"], timeout=60)
+    tap.match(r"stdout F 0$", x["log"], "the timed-out process is gone from the guest")
 
     # 5. StopContainer web: kill <id> 15, exit file, stand-in gone; then delete.
     tap.eq(kr.run("kill", "web", "15", check=False).returncode, 0, "kata-runtime kill web 15")
