@@ -259,6 +259,7 @@ class Harness:
     def cleanup(self):
         for c in self.containers:
             c.close()
+        kcoci.reap_container_orphans(force=True)
         self.runc.cleanup()
         for c in self.containers:
             if c.monitor_pid and c.monitor_status is None:

@@ -146,6 +146,36 @@ def pid_alive(pid):
         return False
 
 
+_last_orphan_scan = 0.0
+
+
+def reap_container_orphans(force=False):
+    """Reap dead container processes re-parented to us (we are a subreaper): exec'd processes
+    outlive the --sync monitor that started them. Until they are reaped, the container's init
+    hangs in the kernel's pid-namespace teardown and never exits. Only processes of another pid
+    namespace are reaped, so the statuses of our monitors and Popen children stay ours."""
+    global _last_orphan_scan
+    now = time.monotonic()
+    if not force and now - _last_orphan_scan < 0.05:
+        return
+    _last_orphan_scan = now
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" or int(fields[1]) != me:
+                continue
+            with open(f"/proc/{d}/status") as f:
+                nspid = [ln for ln in f if ln.startswith("NSpid:")]
+            if nspid and len(nspid[0].split()) > 2:
+                os.waitpid(int(d), os.WNOHANG)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def reap(pid, timeout=10.0):
     """Wait for one of our children (or re-parented orphans); returns the wait status or None."""
     deadline = time.monotonic() + timeout
@@ -158,6 +188,7 @@ def reap(pid, timeout=10.0):
             return st
         if time.monotonic() > deadline:
             return None
+        reap_container_orphans()
         time.sleep(0.01)
 
 
@@ -189,4 +220,5 @@ def wait_for(cond, timeout, interval=0.02):
             return v
         if time.monotonic() > deadline:
             return v
+        reap_container_orphans()
         time.sleep(interval)
