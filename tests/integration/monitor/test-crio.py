@@ -316,6 +316,8 @@ def t_create_fails(tap, h, ref):
 
 def t_cli(tap, h, ref):
     lg = os.path.join(h.base, "cli.log")
+    cb = os.path.join(h.base, "cli-bundle")
+    os.makedirs(cb, exist_ok=True)
     base = ["-c", "x" * 20, "-u", "x" * 20, "-r", h.runc.path]
     cases = [
         ([], "Container ID not provided. Use --cid", "missing --cid"),
@@ -325,6 +327,12 @@ def t_cli(tap, h, ref):
         (base + ["-l", "bogus:" + lg], "No such log driver bogus", "bad log driver"),
         (base + ["-l", "k8s-file"], "k8s-file requires a filename", "k8s-file without a path"),
         (base + ["-l", lg, "--log-level", "bogus"], "No such log level bogus", "bad log level"),
+        (base + ["-b", cb, "-l", os.path.join(h.base, "no/such/dir/x.log")],
+         "Failed to open log file No such file or directory", "unopenable log file"),
+        (["-c", "shortid", "-u", "shortid", "-r", h.runc.path, "-b", cb, "-l", "journald:"],
+         "Container ID must be longer than 12 characters", "journald with a short id"),
+        (base + ["-b", cb, "-l", lg, "--log-tag", "foo"], "k8s-file doesn't support --log-tag",
+         "--log-tag with k8s-file only"),
     ]
     for args, msg, what in cases:
         r = h.run_cli(args)
