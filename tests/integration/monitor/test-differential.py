@@ -70,6 +70,19 @@ def s_lifecycle(h):
     out["exit 0 file"] = c.wait_exit()
     out["exit 0 log"] = c.log_text()
 
+    c = h.create(new_cid(), ["sh", "-c", "printf 'a\\nb\\n'; sleep 0.1; echo err >&2; sleep 0.1; "
+                            "printf c; exit 2"], terminal=True)
+    out["tty sync"] = shape([json.loads(x) for x in c.sync])
+    s = kctest.attach(c.attach_path)
+    c.start()
+    pk, eof = kctest.recv_until(s, lambda p: False, timeout=5)
+    s.close()
+    out["tty exit file"] = c.wait_exit()
+    out["tty log records"] = records(c.log_text())
+    out["tty attach stream ids"] = sorted({p[:1] for p in pk})
+    out["tty attach bytes"] = b"".join(p[1:] for p in pk)
+    out["tty attach eof"] = eof
+
     c = h.create(new_cid(), None, bundle_args=["/nope"])
     out["create failure parent rc"] = c.parent_rc
     msgs = [json.loads(x) for x in c.sync]
@@ -155,7 +168,7 @@ def run(tap):
                 results[label].update(s_journald(h, jd))
             tap.diag(f"{label}: lifecycle {t1 - t0:.1f} s, journald {time.monotonic() - t1:.1f} s")
         if os.environ.get("KC_VERBOSE"):
-            tap.diag(json.dumps(results["conmon"], indent=1))
+            tap.diag(json.dumps(results["conmon"], indent=1, default=repr))
         a, b = results["conmon"], results["ours"]
         tap.ok(len(a) > 20, "reference run produced its observations", f"{sorted(a)}")
         for k in a:
