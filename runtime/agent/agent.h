@@ -50,7 +50,8 @@ struct Process {
 
         OutStream out[2]; /* stdout, stderr */
         guint drain_timer;
-        GArray *waiters; /* uint32 request ids of "wait" requests */
+        GArray *waiters;          /* uint32 request ids of "wait" requests */
+        struct SpawnOp *spawning; /* the runtime is still creating it (create or exec) */
 };
 
 typedef enum ContainerStatus {
@@ -84,6 +85,8 @@ struct Agent {
         GHashTable *pids;        /* pid -> Process */
         GHashTable *in_streams;  /* stream id -> Process (stdin) */
         GHashTable *out_streams; /* stream id -> OutStream */
+        GHashTable *runtime_ops; /* runtime pid -> RuntimeOp */
+        GHashTable *unclaimed;   /* pid -> wait status: exits reaped while a runtime op was pending */
         unsigned socket_counter;
         int exit_status;
 };
@@ -124,8 +127,19 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req);
 int container_remove(Agent *a, Container *c, bool force, char **ret_error);
 int container_kill(Agent *a, Container *c, int sig, bool all, char **ret_error);
 Container *agent_find(Agent *a, JsonObject *req, Process **ret_proc, int *ret_error);
-/* runtime.c */
+/* runtime.c: the OCI runtime, synchronously (short verbs) or as an operation the reaper completes. */
+typedef struct RuntimeOp RuntimeOp;
+typedef void (*RuntimeDone)(Agent *a, int result, const char *error, void *userdata);
+/* Runs "<runtime> --root <dir> [runtime args] <args...>"; 0, or -EIO with the runtime's error output
+ * in *ret_error. */
 int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **ret_error);
+/* Starts the runtime and returns at once; done() runs from the reaper when it exits. */
+RuntimeOp *runtime_spawn(Agent *a, const char *const *args, const int stdio[3], RuntimeDone done,
+                         void *userdata, int *ret_error);
+/* From agent_reap(): true when pid was a runtime operation (now completed). */
+bool runtime_op_reaped(Agent *a, pid_t pid, int status);
+/* Kills and collects the runtime at once; done() is not called. */
+void runtime_op_cancel(RuntimeOp *op);
 void agent_remove_all_containers(Agent *a);
 
 /* stats.c: cgroup2 statistics and OOM watching. */

@@ -130,57 +130,147 @@ static int parse_stdio(JsonObject *req, StdioReq *ret) {
         return 0;
 }
 
-/* Shared by create and exec: stdio, console socket, the runtime call, the pid. */
-static int spawn_process(Agent *a, Process *p, const StdioReq *s, GPtrArray *args, const char *pid_file,
-                         char **ret_error) {
-        int child[3] = {-EBADF, -EBADF, -EBADF};
-        _cleanup_close_ int console = -EBADF;
-        g_autofree char *console_path = NULL;
+/* A create or exec the runtime is still working on; the reply goes out when it exits. */
+typedef struct SpawnOp {
+        Agent *agent;
+        Container *container;
+        Process *proc;
+        uint32_t request_id;
+        bool tty;
+        int console;
+        char *console_path;
+        char *pid_file;
+        char *process_file; /* exec only */
+        RuntimeOp *op;
+} SpawnOp;
+
+static void spawn_op_free(SpawnOp *s) {
+        safe_close(s->console);
+        if (s->console_path)
+                (void) unlink(s->console_path);
+        if (s->process_file) {
+                (void) unlink(s->process_file);
+                (void) unlink(s->pid_file);
+        }
+        g_free(s->console_path);
+        g_free(s->pid_file);
+        g_free(s->process_file);
+        g_free(s);
+}
+
+static void spawn_failed(SpawnOp *s, int r, const char *error) {
+        Agent *a = s->agent;
+        Container *c = s->container;
+        Process *p = s->proc;
+
+        channel_reply_error(a->channel, s->request_id, r, "%s", error ?: "the runtime failed");
+        p->spawning = NULL;
+        if (p == c->init) {
+                const char *d[] = {"delete", "--force", c->id, NULL};
+                (void) runtime_run(a, d, NULL, NULL);
+                (void) rm_rf(c->bundle);
+                g_hash_table_remove(a->containers, c->id);
+                container_free(c);
+        } else
+                g_hash_table_remove(c->execs, p->exec_id); /* frees p */
+        spawn_op_free(s);
+}
+
+static void on_spawned(Agent *a, int result, const char *error, void *userdata) {
+        g_autoptr(JsonObject) res = json_object_new();
+        SpawnOp *s = userdata;
+        Process *p = s->proc;
         pid_t pid;
         int r;
 
-        r = process_setup_stdio(p, s->tty, (uint32_t) s->in, (uint32_t) s->out, (uint32_t) s->err, child);
-        if (r < 0) {
-                *ret_error = g_strdup("stream ids in use or duplicated");
-                return r;
-        }
-        if (s->tty) {
-                console = console_socket(a, &console_path);
-                if (console < 0) {
-                        *ret_error = g_strdup("cannot create the console socket");
-                        return console;
-                }
-                g_ptr_array_insert(args, 1, (char *) "--console-socket");
-                g_ptr_array_insert(args, 2, console_path);
-        }
-        g_ptr_array_add(args, NULL);
-        r = runtime_run(a, (const char *const *) args->pdata, s->tty ? NULL : child, ret_error);
-        for (int i = 0; i < 3; i++)
-                safe_close(child[i]);
-        if (console_path)
-                (void) unlink(console_path);
+        s->op = NULL;
+        if (result < 0)
+                return spawn_failed(s, result, error);
+        r = read_pid_file(s->pid_file, &pid);
         if (r < 0)
-                return r;
-        r = read_pid_file(pid_file, &pid);
-        if (r < 0) {
-                *ret_error = g_strdup("the runtime wrote no valid pid file");
-                return r;
-        }
+                return spawn_failed(s, r, "the runtime wrote no valid pid file");
         if (s->tty) {
-                int master = receive_pty(console);
+                int master = receive_pty(s->console);
                 if (master < 0) {
-                        *ret_error = g_strdup("no terminal received on the console socket");
                         (void) kill(pid, SIGKILL);
-                        return master;
+                        return spawn_failed(s, master, "no terminal received on the console socket");
                 }
                 r = process_attach_tty(p, master);
                 if (r < 0) {
-                        *ret_error = g_strdup("stream ids in use");
                         (void) kill(pid, SIGKILL);
-                        return r;
+                        return spawn_failed(s, r, "stream ids in use");
                 }
         }
+        p->spawning = NULL;
         process_started(p, pid);
+        json_object_set_int_member(res, "pid", pid);
+        channel_reply_ok(a->channel, s->request_id, res);
+        spawn_op_free(s);
+}
+
+/* The process is removed before its runtime finished: stop the runtime, answer the request. */
+static void spawn_cancel(Process *p) {
+        SpawnOp *s = p->spawning;
+
+        if (!s)
+                return;
+        if (s->op)
+                runtime_op_cancel(s->op);
+        channel_reply_error(s->agent->channel, s->request_id, ECANCELED, "removed while being created");
+        p->spawning = NULL;
+        spawn_op_free(s);
+}
+
+/* Shared by create and exec: stdio, console socket, then the runtime runs without blocking the
+ * agent; on_spawned() replies. Takes pid_file and process_file. Returns < 0 with *ret_error when
+ * nothing was started. */
+static int spawn_process(Agent *a, Process *p, const StdioReq *req, GPtrArray *args, char *pid_file,
+                         char *process_file, uint32_t request_id, char **ret_error) {
+        int child[3] = {-EBADF, -EBADF, -EBADF};
+        SpawnOp *s;
+        int r;
+
+        r = process_setup_stdio(p, req->tty, (uint32_t) req->in, (uint32_t) req->out, (uint32_t) req->err,
+                                child);
+        if (r < 0) {
+                *ret_error = g_strdup("stream ids in use or duplicated");
+                g_free(pid_file);
+                g_free(process_file);
+                return r;
+        }
+        s = g_new0(SpawnOp, 1);
+        s->agent = a;
+        s->container = p->container;
+        s->proc = p;
+        s->request_id = request_id;
+        s->tty = req->tty;
+        s->console = -EBADF;
+        s->pid_file = pid_file;
+        s->process_file = process_file;
+        if (req->tty) {
+                s->console = console_socket(a, &s->console_path);
+                if (s->console < 0) {
+                        r = s->console;
+                        *ret_error = g_strdup("cannot create the console socket");
+                        spawn_op_free(s);
+                        for (int i = 0; i < 3; i++)
+                                safe_close(child[i]);
+                        return r;
+                }
+                g_ptr_array_insert(args, 1, (char *) "--console-socket");
+                g_ptr_array_insert(args, 2, s->console_path);
+        }
+        g_ptr_array_add(args, NULL);
+        s->op = runtime_spawn(a, (const char *const *) args->pdata, req->tty ? NULL : child, on_spawned, s,
+                              &r);
+        for (int i = 0; i < 3; i++)
+                safe_close(child[i]);
+        if (!s->op) {
+                *ret_error = g_strdup("cannot start the runtime");
+                spawn_op_free(s);
+                return r;
+        }
+        p->spawning = s;
         return 0;
 }
 
@@ -241,6 +331,7 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
                 goto fail;
         }
         pid_file = g_build_filename(c->bundle, "pid", NULL);
+        (void) unlink(pid_file);
         g_ptr_array_add(args, (char *) "create");
         if (a->no_pivot)
                 /* The guest's root is the initramfs, which pivot_root cannot leave. */
@@ -250,20 +341,14 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         g_ptr_array_add(args, (char *) "--pid-file");
         g_ptr_array_add(args, pid_file);
         g_ptr_array_add(args, c->id);
-        r = spawn_process(a, c->init, &s, args, pid_file, &err);
+        r = spawn_process(a, c->init, &s, args, g_strdup(pid_file), NULL, id, &err);
         if (r < 0) {
-                const char *d[] = {"delete", "--force", c->id, NULL};
                 channel_reply_error(a->channel, id, r, "%s", err ?: "create failed");
-                (void) runtime_run(a, d, NULL, NULL);
                 goto fail;
         }
+        /* Known from now on (duplicates are refused); the reply comes when the runtime is done. */
         c->status = CONTAINER_CREATED;
         g_hash_table_insert(a->containers, c->id, c);
-        {
-                g_autoptr(JsonObject) res = json_object_new();
-                json_object_set_int_member(res, "pid", c->init->pid);
-                channel_reply_ok(a->channel, id, res);
-        }
         return 0;
 fail:
         (void) rm_rf(c->bundle);
@@ -281,7 +366,7 @@ int container_start(Agent *a, uint32_t id, JsonObject *req) {
                 channel_reply_error(a->channel, id, r, "no such container");
                 return r;
         }
-        if (c->status != CONTAINER_CREATED) {
+        if (c->status != CONTAINER_CREATED || c->init->spawning) {
                 channel_reply_error(a->channel, id, EBUSY, "container %s is not in the created state",
                                     c->id);
                 return -EBUSY;
@@ -350,20 +435,16 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req) {
         g_ptr_array_add(args, pid_file);
         g_ptr_array_add(args, (char *) "--detach");
         g_ptr_array_add(args, c->id);
-        r = spawn_process(a, p, &s, args, pid_file, &err);
-        (void) unlink(file);
         (void) unlink(pid_file);
+        r = spawn_process(a, p, &s, args, g_strdup(pid_file), g_strdup(file), id, &err);
         if (r < 0) {
+                (void) unlink(file);
                 channel_reply_error(a->channel, id, r, "%s", err ?: "exec failed");
                 process_free(p);
                 return r;
         }
+        /* The exec id is taken from now on; the reply comes when the runtime is done. */
         g_hash_table_insert(c->execs, p->exec_id, p);
-        {
-                g_autoptr(JsonObject) res = json_object_new();
-                json_object_set_int_member(res, "pid", p->pid);
-                channel_reply_ok(a->channel, id, res);
-        }
         return 0;
 }
 
@@ -402,8 +483,11 @@ int container_remove(Agent *a, Container *c, bool force, char **ret_error) {
                 return -EBUSY;
         }
         g_hash_table_iter_init(&it, c->execs);
-        while (g_hash_table_iter_next(&it, NULL, &value))
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+                spawn_cancel(value);
                 kill_and_reap(value);
+        }
+        spawn_cancel(c->init);
         kill_and_reap(c->init);
 
         const char *args[] = {"delete", "--force", c->id, NULL};

@@ -115,6 +115,8 @@ int main(int argc, char **argv) {
         agent.pids = g_hash_table_new(g_direct_hash, g_direct_equal);
         agent.in_streams = g_hash_table_new(g_direct_hash, g_direct_equal);
         agent.out_streams = g_hash_table_new(g_direct_hash, g_direct_equal);
+        agent.runtime_ops = g_hash_table_new(g_direct_hash, g_direct_equal);
+        agent.unclaimed = g_hash_table_new(g_direct_hash, g_direct_equal);
 
         (void) signal(SIGPIPE, SIG_IGN);
         if (agent.init_mode) {
@@ -174,5 +176,7 @@ int main(int argc, char **argv) {
         g_hash_table_destroy(agent.pids);
         g_hash_table_destroy(agent.in_streams);
         g_hash_table_destroy(agent.out_streams);
+        g_hash_table_destroy(agent.runtime_ops);
+        g_hash_table_destroy(agent.unclaimed);
         return agent.exit_status;
 }

@@ -235,10 +235,18 @@ int process_attach_tty(Process *p, int master) {
 }
 
 void process_started(Process *p, pid_t pid) {
+        Agent *a = proc_agent(p);
+        gpointer status;
+
         p->pid = pid;
-        g_hash_table_insert(proc_agent(p)->pids, GINT_TO_POINTER(pid), p);
+        g_hash_table_insert(a->pids, GINT_TO_POINTER(pid), p);
         for (size_t i = 0; i < ELEMENTSOF(p->out); i++)
                 out_stream_watch(&p->out[i]);
+        /* It may have exited (and been reaped) before its runtime did: a detached exec that is quick. */
+        if (g_hash_table_lookup_extended(a->unclaimed, GINT_TO_POINTER(pid), NULL, &status)) {
+                g_hash_table_remove(a->unclaimed, GINT_TO_POINTER(pid));
+                process_on_exit(p, GPOINTER_TO_INT(status));
+        }
 }
 
 static gboolean on_drain_timeout(gpointer userdata) {
@@ -415,9 +423,17 @@ void agent_reap(Agent *a) {
 
                 if (pid <= 0)
                         break;
+                if (runtime_op_reaped(a, pid, status)) {
+                        /* Exits nobody claimed while the runtime worked cannot be claimed any more. */
+                        if (g_hash_table_size(a->runtime_ops) == 0)
+                                g_hash_table_remove_all(a->unclaimed);
+                        continue;
+                }
                 p = g_hash_table_lookup(a->pids, GINT_TO_POINTER(pid));
                 if (p)
                         process_on_exit(p, status);
+                else if (g_hash_table_size(a->runtime_ops) > 0 && g_hash_table_size(a->unclaimed) < 4096)
+                        g_hash_table_insert(a->unclaimed, GINT_TO_POINTER(pid), GINT_TO_POINTER(status));
                 else
                         log_debug("Reaped orphan %d", (int) pid);
         }

@@ -60,6 +60,8 @@ static void on_signal(Agent *a, uint32_t id, JsonObject *req) {
         c = agent_find(a, req, &p, &r);
         if (!c)
                 return reply_not_found(a, id, r);
+        if (p->spawning)
+                return channel_reply_error(a->channel, id, EBUSY, "the process is still being created");
         if (kc_json_get_int(req, "signal", 1, 64, true, &sig) < 0 ||
             kc_json_get_bool(req, "all", false, &all) < 0)
                 return channel_reply_error(a->channel, id, EINVAL, "signal must be 1..64, all a boolean");
@@ -93,6 +95,8 @@ static void on_resize(Agent *a, uint32_t id, JsonObject *req) {
         if (kc_json_get_int(req, "rows", 1, 65535, true, &rows) < 0 ||
             kc_json_get_int(req, "cols", 1, 65535, true, &cols) < 0)
                 return channel_reply_error(a->channel, id, EINVAL, "rows and cols must be 1..65535");
+        if (p->spawning)
+                return channel_reply_error(a->channel, id, EBUSY, "the process is still being created");
         if (p->tty_fd < 0)
                 return channel_reply_error(a->channel, id, ENOTTY, "process has no terminal");
         struct winsize ws = {.ws_row = (unsigned short) rows, .ws_col = (unsigned short) cols};
@@ -140,6 +144,7 @@ static void on_state(Agent *a, uint32_t id, JsonObject *req) {
                 return reply_not_found(a, id, r);
         json_object_set_string_member(res, "status",
                                       p->exited      ? "stopped"
+                                      : p->spawning  ? "created"
                                       : p == c->init ? names[c->status]
                                                      : "running");
         json_object_set_int_member(res, "pid", p->pid);

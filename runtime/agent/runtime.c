@@ -31,14 +31,11 @@ static char *read_error(int fd) {
         return g_strdup(buf);
 }
 
-/* Runs "<runtime> --root <dir> [runtime args] <args...>" synchronously. stdio entries < 0 get
- * /dev/null (stdin) or an error-capture file (stdout, stderr). Returns 0, or -EIO when the runtime
- * failed, with its error output in *ret_error. */
-int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **ret_error) {
+/* Forks "<runtime> --root <dir> [runtime args] <args...>". stdio entries < 0 get /dev/null (stdin)
+ * or the error-capture memfd (stdout, stderr), returned in *ret_capture. */
+static pid_t runtime_fork(Agent *a, const char *const *args, const int stdio[3], int *ret_capture) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         _cleanup_close_ int capture = -EBADF, null_fd = -EBADF;
-        int64_t deadline;
-        int status;
         pid_t pid;
 
         g_ptr_array_add(argv, (char *) a->runtime);
@@ -77,6 +74,8 @@ int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **re
 
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
+                /* Its own process group: a cancelled or hung runtime is killed with all it started. */
+                (void) setpgid(0, 0);
                 (void) signal(SIGPIPE, SIG_DFL);
                 if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                         _exit(127);
@@ -86,7 +85,33 @@ int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **re
                 execv(a->runtime, (char **) argv->pdata);
                 _exit(127);
         }
+        *ret_capture = TAKE_FD(capture);
+        return pid;
+}
 
+/* 0 for a clean exit, else -EIO with the runtime's own words in *ret_error. */
+static int runtime_result(Agent *a, const char *verb, int status, int capture, char **ret_error) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (ret_error) {
+                g_autofree char *err = read_error(capture);
+                *ret_error = g_strdup_printf("%s %s failed (%s %d)%s%s", a->runtime, verb,
+                                             WIFEXITED(status) ? "exit" : "signal",
+                                             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                                             err ? ": " : "", err ?: "");
+        }
+        return -EIO;
+}
+
+int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **ret_error) {
+        _cleanup_close_ int capture = -EBADF;
+        int64_t deadline;
+        int status;
+        pid_t pid;
+
+        pid = runtime_fork(a, args, stdio, &capture);
+        if (pid < 0)
+                return pid;
         deadline = g_get_monotonic_time() + RUNTIME_TIMEOUT_US;
         for (;;) {
                 pid_t r = waitpid(pid, &status, WNOHANG);
@@ -103,14 +128,80 @@ int runtime_run(Agent *a, const char *const *args, const int stdio[3], char **re
                 }
                 g_usleep(2000);
         }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        if (ret_error) {
-                g_autofree char *err = read_error(capture);
-                *ret_error = g_strdup_printf("%s %s failed (%s %d)%s%s", a->runtime, args[0],
-                                             WIFEXITED(status) ? "exit" : "signal",
-                                             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                                             err ? ": " : "", err ?: "");
+        return runtime_result(a, args[0], status, capture, ret_error);
+}
+
+struct RuntimeOp {
+        Agent *agent;
+        pid_t pid;
+        int capture;
+        char *verb;
+        guint timeout;
+        RuntimeDone done;
+        void *userdata;
+};
+
+static void runtime_op_free(RuntimeOp *op) {
+        if (op->timeout)
+                g_source_remove(op->timeout);
+        safe_close(op->capture);
+        g_free(op->verb);
+        g_free(op);
+}
+
+static gboolean on_runtime_timeout(gpointer userdata) {
+        RuntimeOp *op = userdata;
+
+        op->timeout = 0;
+        log_error("%s %s (pid %d) timed out, killing it", op->agent->runtime, op->verb, (int) op->pid);
+        (void) kill(-op->pid, SIGKILL);
+        (void) kill(op->pid, SIGKILL); /* the reaper completes the operation */
+        return G_SOURCE_REMOVE;
+}
+
+RuntimeOp *runtime_spawn(Agent *a, const char *const *args, const int stdio[3], RuntimeDone done,
+                         void *userdata, int *ret_error) {
+        RuntimeOp *op;
+        int capture = -EBADF;
+        pid_t pid;
+
+        pid = runtime_fork(a, args, stdio, &capture);
+        if (pid < 0) {
+                *ret_error = pid;
+                return NULL;
         }
-        return -EIO;
+        op = g_new0(RuntimeOp, 1);
+        op->agent = a;
+        op->pid = pid;
+        op->capture = capture;
+        op->verb = g_strdup(args[0]);
+        op->done = done;
+        op->userdata = userdata;
+        op->timeout = g_timeout_add_seconds(RUNTIME_TIMEOUT_US / G_USEC_PER_SEC, on_runtime_timeout, op);
+        g_hash_table_insert(a->runtime_ops, GINT_TO_POINTER(pid), op);
+        return op;
+}
+
+bool runtime_op_reaped(Agent *a, pid_t pid, int status) {
+        RuntimeOp *op = g_hash_table_lookup(a->runtime_ops, GINT_TO_POINTER(pid));
+        g_autofree char *err = NULL;
+        int r;
+
+        if (!op)
+                return false;
+        g_hash_table_remove(a->runtime_ops, GINT_TO_POINTER(pid));
+        r = runtime_result(a, op->verb, status, op->capture, &err);
+        op->done(a, r, err, op->userdata);
+        runtime_op_free(op);
+        return true;
+}
+
+void runtime_op_cancel(RuntimeOp *op) {
+        int status;
+
+        g_hash_table_remove(op->agent->runtime_ops, GINT_TO_POINTER(op->pid));
+        (void) kill(-op->pid, SIGKILL);
+        (void) kill(op->pid, SIGKILL);
+        (void) waitpid(op->pid, &status, 0);
+        runtime_op_free(op);
 }

@@ -62,9 +62,16 @@ class Peer:
                 return None
             self.buf += d
 
+    def read_reply(self):
+        """The next reply, skipping events (exit events come before the reply that caused them)."""
+        while True:
+            f = self.read_frame()
+            if not f or f[2] != 3:
+                return f
+
     def request(self, rid, payload):
         self.sock.sendall(frame(1, rid, payload))
-        f = self.read_frame()
+        f = self.read_reply()
         if not f or f[2] != 2 or f[3] != rid:
             return None
         return json.loads(f[4])
@@ -78,6 +85,69 @@ def start_agent(work):
                             pass_fds=[guest.fileno()], stderr=subprocess.PIPE)
     guest.close()
     return proc, Peer(host)
+
+
+# A stand-in OCI runtime: "create" takes a second, then leaves a live process behind as the container.
+FAKE_RUNTIME = """#!/bin/sh
+verb=; pidfile=
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --pid-file) pidfile=$2; shift 2 ;;
+        --root|--log|--bundle|--console-socket|--process) shift 2 ;;
+        create|start|delete|kill|exec) [ -n "$verb" ] || verb=$1; shift ;;
+        *) shift ;;
+        esac
+done
+if [ "$verb" = create ]; then
+        sleep 1
+        sleep 60 </dev/null >/dev/null 2>&1 &
+        echo $! >"$pidfile"
+fi
+exit 0
+"""
+
+
+def slow_test(work, fake):
+    host, guest = socket.socketpair()
+    proc = subprocess.Popen([AGENT, "--no-init", "--channel-fd", str(guest.fileno()), "--runtime", fake,
+                             "--runtime-root", os.path.join(work, "rt2"), "--shared-dir", os.path.join(work, "shared"),
+                             "--state-dir", os.path.join(work, "state2")],
+                            pass_fds=[guest.fileno()], stderr=subprocess.DEVNULL)
+    guest.close()
+    peer = Peer(host)
+    peer.read_frame()
+    spec = '"spec":{"process":{"args":["sh"]}}'
+    t0 = time.monotonic()
+    host.sendall(frame(1, 20, '{"type":"create-container","container-id":"c",%s}' % spec) +
+                 frame(1, 21, '{"type":"ping"}') +
+                 frame(1, 22, '{"type":"start-container","container-id":"c"}') +
+                 frame(1, 23, '{"type":"state","container-id":"c"}'))
+    got = [peer.read_reply() for _ in range(4)]
+    order = [f[3] if f else None for f in got]
+    early = time.monotonic() - t0
+    replies = {f[3]: json.loads(f[4]) for f in got if f}
+    tap(order[:3] == [21, 22, 23] and order[3] == 20,
+        "requests behind a slow create are answered first (order %r)" % order)
+    tap(replies.get(22, {}).get("errno") == 16 and replies.get(23, {}).get("status") == "created" and
+        replies.get(20, {}).get("pid", 0) > 0,
+        "start while creating: EBUSY; state: created; then the create reply with a pid: %r" % replies)
+    r = peer.request(24, '{"type":"remove-container","container-id":"c"}')
+    tap(r == {"ok": True}, "the created container is removed: %r" % r)
+    # Removing a container whose create is still running cancels it.
+    os.makedirs(os.path.join(work, "shared", "d", "rootfs"))
+    host.sendall(frame(1, 25, '{"type":"create-container","container-id":"d",%s}' % spec) +
+                 frame(1, 26, '{"type":"remove-container","container-id":"d","force":true}'))
+    got = [peer.read_reply() for _ in range(2)]
+    replies = {f[3]: json.loads(f[4]) for f in got if f}
+    tap(replies.get(25, {}).get("errno") == 125 and replies.get(26) == {"ok": True},
+        "remove during create: the create is cancelled (ECANCELED), the remove succeeds: %r" % replies)
+    host.close()
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    tap(rc == 0 and early < 30, "the agent exits 0 at EOF (rc=%r)" % rc)
 
 
 def main():
@@ -124,6 +194,13 @@ def main():
             peer.sock.send(bytes([b]))
         f = peer.read_frame()
         tap(f is not None and f[2] == 2 and f[3] == 17, "a request written byte by byte is answered")
+
+        # The runtime works in the background: a slow create never holds up other requests.
+        fake = os.path.join(work, "fake-runtime")
+        with open(fake, "w") as f:
+            f.write(FAKE_RUNTIME)
+        os.chmod(fake, 0o755)
+        slow_test(work, fake)
 
         # An event frame from the host is a protocol error: the host-mode agent exits 1.
         peer.sock.sendall(frame(3, 0, '{"type":"hello"}'))
