@@ -248,7 +248,7 @@ def main():
         print("not ok 1 - qemu-system-x86_64 and cpio are required (scripts/setup-debian.sh installs them)")
         return 1
 
-    print("1..18", flush=True)
+    print("1..19", flush=True)
     tmp = tempfile.mkdtemp(prefix="kc-image-")
     try:
         run_tests(tmp)
@@ -417,7 +417,25 @@ def run_tests(tmp):
                 vfsd.kill()
             vfsd.wait()
 
-    # 16-18. kata-agent image: boot to the agent's hello
+    # 16. the other machine and shared fs: q35 (PCI, SeaBIOS) with 9p
+    conf = os.path.join(tmp, "q35.conf")
+    with open(conf, "w") as f:
+        f.write(f"[hypervisor.qemu]\nkernel={out2}/kernel\ninitrd={out2}/initrd\naccel=tcg\nmachine_type=q35\n"
+                "shared_fs=virtio-9p\ndefault_memory=256\nenable_annotations=kernel_params\n")
+    with open(os.path.join(share, "hello.txt"), "w") as f:
+        f.write("hello-through-9p\n")
+    vm = Vm(conf, "kc-image-q35", ["io.katacontainers.config.hypervisor.kernel_params=kctest.modules=1 kctest.fs=9p"],
+            extra=["--shared-dir", share])
+    try:
+        ok = vm.pump(lambda v: b"KC-TEST-INIT: all good" in v.console and b"KC-TEST-INIT-PORT-OK" in v.agent)
+        ok = ok and b"shared says 'hello-through-9p'" in vm.console
+        rc = vm.wait_exit(30) if ok else None
+        tap(ok and rc == 0, f"q35 + virtio-9p: modules, agent port over PCI, kataShared over 9p, power off "
+            f"({time.monotonic() - vm.t0:.1f} s)", vm.diag())
+    finally:
+        vm.close()
+
+    # 17-19. kata-agent image: boot to the agent's hello
     if not AGENT or not os.access(AGENT, os.X_OK):
         for what in ("image with kata-agent builds", "kata-agent says hello", "hello is protocol 1"):
             tap(False, what, f"KC_AGENT ({AGENT!r}) is not an executable: build runtime/agent")
