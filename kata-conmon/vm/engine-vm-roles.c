@@ -170,7 +170,8 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                 ve->sandbox_dir = g_build_filename(ve->config->vm_run_dir, ve->sandbox_id, NULL);
         }
         ve->shared_dir = g_build_filename(ve->sandbox_dir, "shared", NULL);
-        if (kc_log_get_level() >= LOG_INFO && ve->sandbox_id)
+        /* journalctl -t kata-conmon KATA_SANDBOX_ID=<id> finds every monitor of the pod. */
+        if (ve->sandbox_id)
                 kc_log_set_field("KATA_SANDBOX_ID", ve->sandbox_id);
 
         switch (ve->role) {

@@ -159,7 +159,35 @@ def run(tap, h, kr, menv, vmdir, tmp):
     tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
     tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
     tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
+    crash(tap, h, kr, menv, vmdir, tmp)
     tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
+
+
+def crash(tap, h, kr, menv, vmdir, tmp):
+    """A VM that dies (QEMU SIGKILLed): its containers' stand-ins exit, statuses are 137, nothing is left."""
+    sid = "crash-" + os.urandom(4).hex()
+    pod = create(h, sid, ["sh", "-c", "while true; do sleep 1; done"], {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid},
+                 menv)
+    if not tap.ok(pod.pid and pod.pid > 0, "second pod created", pod.sync):
+        return
+    kr.run("start", sid, check=False)
+    c = create(h, "victim", ["sh", "-c", "while true; do sleep 1; done"],
+               {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv)
+    if not tap.ok(c.pid and c.pid > 0, "container in the second pod created", c.sync):
+        return
+    kr.run("start", "victim", check=False)
+    os.kill(pod.pid, signal.SIGKILL)
+    tap.eq(c.wait_exit(30), "137", "QEMU killed: the container's exit file says 137")
+    tap.ok(not kcoci.pid_alive(c.pid), "and its stand-in is gone")
+    tap.eq(pod.wait_exit(30), "137", "the sandbox's exit file says 137")
+    tap.match('"status" : "stopped"', kr.run("state", sid, check=False).stdout, "kata-runtime state: stopped")
+    for cid in ("victim", sid):
+        tap.eq(kr.run("delete", cid, check=False).returncode, 0, f"kata-runtime delete {cid} after the crash")
+    time.sleep(0.2)
+    tap.eq(kcvm.processes_matching(vmdir), [], "after the crash: no QEMU or virtiofsd left")
+    tap.eq(kcvm.mounts_under(tmp), [], "after the crash: no mounts left")
+    tap.eq(sorted(os.listdir(vmdir)), [], "after the crash: no sandbox dir left")
+    tap.eq(sorted(os.listdir(kr.root)), [], "after the crash: no state left")
 
 
 if __name__ == "__main__":
