@@ -55,6 +55,21 @@ def parse_log(text):
     return recs
 
 
+def log_lines(text):
+    """Logical lines per stream: P fragments joined to the record that completes them."""
+    out = {"stdout": [], "stderr": []}
+    cur = {"stdout": "", "stderr": ""}
+    for stream, tag, txt in parse_log(text):
+        cur[stream] += txt
+        if tag == "F":
+            out[stream].append(cur[stream])
+            cur[stream] = ""
+    for stream, rest in cur.items():
+        if rest:
+            out[stream].append(rest)
+    return out
+
+
 def attach(path, timeout=5.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(timeout)
