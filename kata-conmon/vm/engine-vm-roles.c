@@ -48,7 +48,7 @@ void vm_fail(VmEngine *ve, const char *format, ...) {
 
 static int connect_mux(const char *sandbox_dir) {
         g_autofree char *path = g_build_filename(sandbox_dir, "mux.sock", NULL);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -EBADF;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -134,11 +134,13 @@ static int apply_annotations(VmEngine *ve, char **ret_error) {
                 return 0;
         g_hash_table_iter_init(&it, table);
         while (g_hash_table_iter_next(&it, &key, NULL))
-                if (g_str_has_prefix(key, "io.katacontainers.") && !g_str_has_prefix(key, "io.katacontainers.pkg."))
+                if (g_str_has_prefix(key, "io.katacontainers.") &&
+                    !g_str_has_prefix(key, "io.katacontainers.pkg."))
                         g_string_append_printf(names, "%s%s", names->len ? ", " : "", (const char *) key);
-        *ret_error = g_strdup_printf(r == -EPERM ? "annotation not allowed by kata-conmon.conf (enable_annotations): %s" :
-                                                   "invalid annotation value: %s",
-                                     names->str);
+        *ret_error = g_strdup_printf(
+                r == -EPERM ? "annotation not allowed by kata-conmon.conf (enable_annotations): %s"
+                            : "invalid annotation value: %s",
+                names->str);
         return r;
 }
 
@@ -149,7 +151,8 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
         ve->root = kc_vm_runtime_root(o->runtime_args);
         r = kc_vm_config_load(&ve->config);
         if (r < 0) {
-                *ret_error = g_strdup_printf("invalid kata-conmon configuration (%s): see the log", g_strerror(-r));
+                *ret_error = g_strdup_printf("invalid kata-conmon configuration (%s): see the log",
+                                             g_strerror(-r));
                 return r;
         }
         if (o->exec) {
@@ -188,7 +191,8 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                         snprintf(pid, sizeof(pid), "%d", (int) kc_vm_sandbox_qemu_pid(ve->sb));
                         kc_log_set_field("KATA_VM_PID", pid);
                 }
-                r = kc_vm_rootfs_mount(ve->shared_dir, ve->cid, ve->bundle.root_path, ve->bundle.root_readonly);
+                r = kc_vm_rootfs_mount(ve->shared_dir, ve->cid, ve->bundle.root_path,
+                                       ve->bundle.root_readonly);
                 if (r < 0) {
                         *ret_error = g_strdup_printf("cannot share rootfs %s: %s", ve->bundle.root_path,
                                                      g_strerror(-r));
@@ -216,8 +220,8 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                                                ve->bundle.root_readonly);
                         if (r < 0) {
                                 close(fd);
-                                *ret_error = g_strdup_printf("cannot share rootfs %s: %s", ve->bundle.root_path,
-                                                             g_strerror(-r));
+                                *ret_error = g_strdup_printf("cannot share rootfs %s: %s",
+                                                             ve->bundle.root_path, g_strerror(-r));
                                 return r;
                         }
                         ve->rootfs_mounted = true;
@@ -254,8 +258,9 @@ static void on_created(KcAgentClient *c, int result, JsonObject *reply, void *us
         if (result < 0) {
                 if (reply)
                         (void) kc_reply_parse(reply, &message);
-                vm_fail(ve, "the agent could not create %s %s: %s", ve->role == VM_EXEC ? "exec in" : "container",
-                        ve->cid, message ? message : g_strerror(-result));
+                vm_fail(ve, "the agent could not create %s %s: %s",
+                        ve->role == VM_EXEC ? "exec in" : "container", ve->cid,
+                        message ? message : g_strerror(-result));
                 return;
         }
         (void) kc_json_get_int(reply, "pid", 0, INT32_MAX, false, &pid);
@@ -348,8 +353,8 @@ static int write_pidfile(const char *path, pid_t pid) {
 void vm_report_started(VmEngine *ve, pid_t guest_pid) {
         int r;
 
-        log_info("%s %s created in the guest (guest pid %d)", ve->role == VM_EXEC ? "Exec" : "Container", ve->cid,
-                 (int) guest_pid);
+        log_info("%s %s created in the guest (guest pid %d)", ve->role == VM_EXEC ? "Exec" : "Container",
+                 ve->cid, (int) guest_pid);
         if (ve->role == VM_SANDBOX)
                 ve->pid = kc_vm_sandbox_qemu_pid(ve->sb);
         else {
@@ -383,7 +388,8 @@ void vm_report_started(VmEngine *ve, pid_t guest_pid) {
                 (void) kc_proc_start_time(ve->pid, &st.pid_start_time);
                 r = kc_vm_state_write(ve->root, &st);
                 if (r < 0) {
-                        vm_fail(ve, "cannot write the state of %s under %s: %s", ve->cid, ve->root, g_strerror(-r));
+                        vm_fail(ve, "cannot write the state of %s under %s: %s", ve->cid, ve->root,
+                                g_strerror(-r));
                         return;
                 }
                 ve->state_written = true;

@@ -127,7 +127,8 @@ static void on_client_event(KcAgentClient *c, const char *type, JsonObject *ev, 
         vm_on_guest_exit(ve, &st);
 }
 
-static void on_client_data(KcAgentClient *c, uint32_t stream, const uint8_t *buf, size_t len, void *userdata) {
+static void on_client_data(KcAgentClient *c, uint32_t stream, const uint8_t *buf, size_t len,
+                           void *userdata) {
         VmEngine *ve = userdata;
         KcStream which = stream == ve->s_err ? KC_STREAM_STDERR : KC_STREAM_STDOUT;
 
@@ -160,7 +161,7 @@ static void on_client_closed(KcAgentClient *c, int error, void *userdata) {
         if (ve->role == VM_SANDBOX || ve->exit_seen)
                 return;
         log_warning("Lost the connection to the sandbox: the guest process is gone with it");
-        KcExitStatus st = { .exit_code = -1, .signal = SIGKILL };
+        KcExitStatus st = {.exit_code = -1, .signal = SIGKILL};
         vm_on_guest_exit(ve, &st);
 }
 
@@ -209,7 +210,8 @@ static void on_standin_gone(bool by_request, int wait_status, void *userdata) {
                 return;
         }
         /* Killed behind our back (SIGKILL cannot be relayed): the guest process follows it. */
-        log_warning("The stand-in died (wait status 0x%x): killing the guest process", (unsigned) wait_status);
+        log_warning("The stand-in died (wait status 0x%x): killing the guest process",
+                    (unsigned) wait_status);
         if (ve->exit_seen)
                 report_exited(ve);
         else
@@ -293,7 +295,7 @@ static void vm_drain(KcEngine *e) {
 
 static void vm_stop(KcEngine *e) {
         VmEngine *ve = VE(e);
-        guint *sources[] = { &ve->hello_timer, &ve->wait_source, &ve->idle_fail };
+        guint *sources[] = {&ve->hello_timer, &ve->wait_source, &ve->idle_fail};
 
         ve->stopped = true;
         for (size_t i = 0; i < ELEMENTSOF(sources); i++)
@@ -354,7 +356,7 @@ int kc_engine_vm_new(const KcEngineParams *params, KcReaper *reaper, const KcEng
         if (!params->opts->cid || !kc_id_is_valid(params->opts->cid))
                 return log_error_errno(EINVAL, "The VM engine needs a valid container id");
         ve = g_new0(VmEngine, 1);
-        ve->base = (KcEngine) { &vm_ops, cb, userdata };
+        ve->base = (KcEngine){&vm_ops, cb, userdata};
         ve->p = *params;
         ve->reaper = reaper;
         ve->cid = params->opts->cid;

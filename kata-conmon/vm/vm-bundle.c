@@ -88,7 +88,7 @@ int kc_vm_bundle_parse(const char *text, size_t len, const char *bundle_dir, con
         if (!kc_id_is_valid(cid))
                 return fail(ret_error, "invalid container id");
 
-        *ret = (KcVmBundle) {
+        *ret = (KcVmBundle){
                 .annotations = annotations,
                 .role = role,
                 .sandbox_id = g_strdup(sid),

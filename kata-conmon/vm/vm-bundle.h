@@ -16,8 +16,8 @@ typedef struct KcVmBundle {
         JsonObject *spec;        /* the whole config.json */
         JsonObject *annotations; /* borrowed from spec; never NULL after parsing (may be empty) */
         KcVmRole role;
-        char *sandbox_id;        /* container role: the pod's sandbox; sandbox role: the own id */
-        char *root_path;         /* absolute rootfs path */
+        char *sandbox_id; /* container role: the pod's sandbox; sandbox role: the own id */
+        char *root_path;  /* absolute rootfs path */
         bool root_readonly;
 } KcVmBundle;
 

@@ -33,7 +33,8 @@ static void emit(KcVmConsole *c) {
                 g_string_append_c(c->tail, '\n');
                 if (c->tail->len > TAIL_MAX) {
                         const char *nl = strchr(c->tail->str + (c->tail->len - TAIL_MAX), '\n');
-                        g_string_erase(c->tail, 0, nl ? nl - c->tail->str + 1 : (gssize) (c->tail->len - TAIL_MAX));
+                        g_string_erase(c->tail, 0,
+                                       nl ? nl - c->tail->str + 1 : (gssize) (c->tail->len - TAIL_MAX));
                 }
         }
         g_string_truncate(c->line, 0);

@@ -8,8 +8,8 @@
 #include "vm-config.h"
 
 /* Fixed fd numbers in the children (resources are passed as fds, never as paths to open). */
-#define KC_VM_FD_CHANNEL 3  /* QEMU: agent channel (virtio-serial port agent.channel.0) */
-#define KC_VM_FD_CONSOLE 4  /* QEMU: guest console (serial) */
+#define KC_VM_FD_CHANNEL 3    /* QEMU: agent channel (virtio-serial port agent.channel.0) */
+#define KC_VM_FD_CONSOLE 4    /* QEMU: guest console (serial) */
 #define KC_VM_FD_VFS_LISTEN 3 /* virtiofsd: its listening vhost-user socket */
 
 /* virtiofsd's argv (virtio_fs_daemon, _cache, _extra_args): the Rust daemon's options unless the

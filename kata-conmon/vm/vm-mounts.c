@@ -26,7 +26,8 @@ int kc_vm_shared_setup(const char *shared_dir) {
                 return log_error_errno(r, "Failed to create %s: %m", shared_dir);
         if (mount(shared_dir, shared_dir, NULL, MS_BIND, NULL) < 0)
                 return log_error_errno(errno, "Failed to bind-mount %s: %m", shared_dir);
-        if (mount(NULL, shared_dir, NULL, MS_PRIVATE, NULL) < 0 || mount(NULL, shared_dir, NULL, MS_SHARED, NULL) < 0) {
+        if (mount(NULL, shared_dir, NULL, MS_PRIVATE, NULL) < 0 ||
+            mount(NULL, shared_dir, NULL, MS_SHARED, NULL) < 0) {
                 r = log_error_errno(errno, "Failed to make %s a shared mount: %m", shared_dir);
                 (void) umount2(shared_dir, MNT_DETACH);
                 return r;
@@ -40,7 +41,8 @@ int kc_vm_rootfs_mount(const char *shared_dir, const char *cid, const char *root
         int r;
 
         if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
-                return log_error_errno(errno ? errno : ENOTDIR, "Container rootfs %s is not a directory", rootfs);
+                return log_error_errno(errno ? errno : ENOTDIR, "Container rootfs %s is not a directory",
+                                       rootfs);
         r = mkdir_p(target, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", target);

@@ -100,7 +100,7 @@ static int write_pid(const char *dir, const char *name, pid_t pid) {
 }
 
 static int listen_unix(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         _cleanup_close_ int fd = -EBADF;
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -130,7 +130,8 @@ static int start_virtiofsd(KcVmSandbox *sb, const KcVmConfig *c, const char *soc
                 return r;
         r = kc_vm_spawn(argv, &lfd, 1, err_w, sb->reaper, &sb->virtiofsd_pid);
         if (r < 0) {
-                *ret_error = g_strdup_printf("cannot start virtiofsd %s: %s", c->virtio_fs_daemon, g_strerror(-r));
+                *ret_error = g_strdup_printf("cannot start virtiofsd %s: %s", c->virtio_fs_daemon,
+                                             g_strerror(-r));
                 return r;
         }
         kc_reaper_watch(sb->reaper, sb->virtiofsd_pid, on_virtiofsd_exit, sb);
@@ -161,12 +162,13 @@ static void ensure_modern_virtio_mmio(const KcVmConfig *c, char ***argv) {
 
 static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock, char **ret_error) {
         g_auto(GStrv) argv = NULL;
-        int chan[2] = { -1, -1 }, con[2] = { -1, -1 }, err_r = -1, err_w = -1;
+        int chan[2] = {-1, -1}, con[2] = {-1, -1}, err_r = -1, err_w = -1;
         KcVmParams params = {
                 .sandbox_id = sb->id,
-                .accel = kc_vm_resolve_accel(c->accel, c->accel == KC_ACCEL_AUTO ? kc_vm_kvm_usable() : false),
-                .agent = { .fd = KC_VM_FD_CHANNEL },
-                .console = { .fd = KC_VM_FD_CONSOLE },
+                .accel = kc_vm_resolve_accel(c->accel,
+                                             c->accel == KC_ACCEL_AUTO ? kc_vm_kvm_usable() : false),
+                .agent = {.fd = KC_VM_FD_CHANNEL},
+                .console = {.fd = KC_VM_FD_CONSOLE},
                 .qmp = KC_VM_ENDPOINT_NONE,
                 .virtio_fs_socket = vfs_sock,
                 .shared_dir = sb->shared,
@@ -177,7 +179,8 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 params.host_tsc_khz = kc_vm_host_tsc_khz();
         r = kc_vm_qemu_argv(c, &params, &argv);
         if (r < 0) {
-                *ret_error = g_strdup_printf("invalid VM configuration for sandbox %s (see the log)", sb->id);
+                *ret_error =
+                        g_strdup_printf("invalid VM configuration for sandbox %s (see the log)", sb->id);
                 return r;
         }
         ensure_modern_virtio_mmio(c, &argv);
@@ -190,7 +193,8 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 return -ENOENT;
         }
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 ||
-            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 || pipe_for_output(&err_r, &err_w) < 0) {
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
+            pipe_for_output(&err_r, &err_w) < 0) {
                 r = -errno;
                 goto fail;
         }
@@ -198,7 +202,7 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 g_autofree char *joined = g_strjoinv(" ", argv);
                 log_debug("Running %s", joined);
         }
-        int fds[2] = { chan[1], con[1] };
+        int fds[2] = {chan[1], con[1]};
         r = kc_vm_spawn(argv, fds, 2, err_w, sb->reaper, &sb->qemu_pid);
         if (r < 0) {
                 *ret_error = g_strdup_printf("cannot start QEMU %s: %s", c->qemu_path, g_strerror(-r));
@@ -224,8 +228,9 @@ fail:
         return r;
 }
 
-int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c, KcReaper *reaper,
-                        KcVmSandboxGoneFunc gone, void *userdata, KcVmSandbox **ret, char **ret_error) {
+int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c,
+                        KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata, KcVmSandbox **ret,
+                        char **ret_error) {
         KcVmSandbox *sb;
         g_autofree char *mux_path = NULL, *vfs_sock = NULL;
         int r;
@@ -239,8 +244,9 @@ int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const K
         }
         if (mkdir(sandbox_dir, 0700) < 0) {
                 r = -errno;
-                *ret_error = r == -EEXIST ? g_strdup_printf("sandbox %s already exists", sandbox_id) :
-                                            g_strdup_printf("cannot create %s: %s", sandbox_dir, g_strerror(errno));
+                *ret_error = r == -EEXIST ? g_strdup_printf("sandbox %s already exists", sandbox_id)
+                                          : g_strdup_printf("cannot create %s: %s", sandbox_dir,
+                                                            g_strerror(errno));
                 return r;
         }
         sb = g_new0(KcVmSandbox, 1);

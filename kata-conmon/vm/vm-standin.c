@@ -19,8 +19,8 @@ struct KcStandin {
         const KcStandinCallbacks *cb;
         void *userdata;
         pid_t pid;
-        int sig_fd;  /* read: signal numbers from the stand-in, one byte each */
-        int ctl_fd;  /* write: two bytes {exit_code, signal} */
+        int sig_fd; /* read: signal numbers from the stand-in, one byte each */
+        int ctl_fd; /* write: two bytes {exit_code, signal} */
         guint sig_source;
         bool finishing;
 };
@@ -36,7 +36,7 @@ static void relay(int sig) {
 }
 
 static _noreturn_ void standin_main(int sig_fd, int ctl_fd, const KcReaper *reaper, pid_t parent) {
-        struct sigaction sa = { .sa_handler = relay, .sa_flags = SA_RESTART };
+        struct sigaction sa = {.sa_handler = relay, .sa_flags = SA_RESTART};
         unsigned char msg[2];
         ssize_t n;
 
@@ -64,7 +64,7 @@ static _noreturn_ void standin_main(int sig_fd, int ctl_fd, const KcReaper *reap
                 (void) sigaction(sig, &sa, NULL);
         }
         /* A re-raised SIGSEGV must not leave a core of the stand-in. */
-        (void) setrlimit(RLIMIT_CORE, &(struct rlimit) {});
+        (void) setrlimit(RLIMIT_CORE, &(struct rlimit){});
 
         do
                 n = read_full(4, msg, 2);
@@ -156,7 +156,8 @@ pid_t kc_standin_pid(const KcStandin *s) {
 }
 
 int kc_standin_finish(KcStandin *s, int exit_code, int signal) {
-        unsigned char msg[2] = { (unsigned char) exit_code, (unsigned char) (signal > 0 && signal < NSIG ? signal : 0) };
+        unsigned char msg[2] = {(unsigned char) exit_code,
+                                (unsigned char) (signal > 0 && signal < NSIG ? signal : 0)};
 
         if (!s || s->pid <= 0)
                 return -ESRCH;

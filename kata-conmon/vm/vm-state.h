@@ -15,14 +15,14 @@ int kc_proc_start_time(pid_t pid, unsigned long long *ret);
 
 typedef struct KcVmState {
         const char *id;
-        const char *role;       /* "sandbox" | "container" */
+        const char *role; /* "sandbox" | "container" */
         const char *sandbox_id;
         const char *bundle;
         pid_t pid;
         pid_t monitor_pid;
         unsigned long long pid_start_time;
-        const char *status;     /* created | running | paused | stopped */
-        int exit_status;        /* < 0: unknown */
+        const char *status; /* created | running | paused | stopped */
+        int exit_status;    /* < 0: unknown */
         JsonObject *annotations;
         const char *sandbox_dir;
 } KcVmState;

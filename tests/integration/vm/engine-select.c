@@ -1,4 +1,5 @@
-/* Test-only splice: picks the VM engine the way monitor.c will once it is wired in (kc_engine_vm_selected). */
+/* Test-only splice: picks the VM engine the way monitor.c will once it is wired in (kc_engine_vm_selected).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -18,8 +19,8 @@ static void file_sink(const KcLogRecord *rec, void *userdata) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        fprintf(f, "%ld.%03ld [%d] <%d> %s\n", (long) ts.tv_sec, ts.tv_nsec / 1000000, (int) getpid(), rec->priority,
-                rec->message);
+        fprintf(f, "%ld.%03ld [%d] <%d> %s\n", (long) ts.tv_sec, ts.tv_nsec / 1000000, (int) getpid(),
+                rec->priority, rec->message);
         fflush(f);
 }
 

@@ -24,11 +24,12 @@ static void test_podman_is_sandbox(void) {
 static void test_crio_roles(void) {
         KcVmBundle b = {};
         g_autofree char *err = NULL;
-        g_assert_cmpint(parse("{\"process\":{},\"root\":{\"path\":\"/r\",\"readonly\":true},\"annotations\":{"
-                              "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
-                              "\"io.kubernetes.cri-o.SandboxID\":\"pod\"}}",
-                              "pod", &b, &err),
-                        ==, 0);
+        g_assert_cmpint(
+                parse("{\"process\":{},\"root\":{\"path\":\"/r\",\"readonly\":true},\"annotations\":{"
+                      "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+                      "\"io.kubernetes.cri-o.SandboxID\":\"pod\"}}",
+                      "pod", &b, &err),
+                ==, 0);
         g_assert_cmpint(b.role, ==, KC_VM_ROLE_SANDBOX);
         g_assert_true(b.root_readonly);
         g_assert_cmpstr(b.root_path, ==, "/r");
@@ -60,7 +61,8 @@ static void test_errors(void) {
         expect_error("{\"process\":{}}", "c", "root");
         expect_error("{\"process\":{},\"root\":{\"path\":\"\"}}", "c", "root.path");
         expect_error("{\"root\":{\"path\":\"/r\"}}", "c", "process");
-        expect_error("{\"process\":{},\"root\":{\"path\":\"/r\"},\"annotations\":{\"a\":1}}", "c", "annotation a");
+        expect_error("{\"process\":{},\"root\":{\"path\":\"/r\"},\"annotations\":{\"a\":1}}", "c",
+                     "annotation a");
         expect_error("{\"process\":{},\"root\":{\"path\":\"/r\"},\"annotations\":{"
                      "\"io.kubernetes.cri-o.ContainerType\":\"pod\"}}",
                      "c", "invalid container type");
@@ -79,19 +81,24 @@ static void test_errors(void) {
 }
 
 static void test_virtiofsd_argv(void) {
-        KcVmConfig c = { .virtio_fs_daemon = (char *) "/usr/lib/qemu/virtiofsd", .virtio_fs_cache = (char *) "never" };
+        KcVmConfig c = {.virtio_fs_daemon = (char *) "/usr/lib/qemu/virtiofsd",
+                        .virtio_fs_cache = (char *) "never"};
         g_auto(GStrv) a = kc_vm_virtiofsd_argv(&c, "/s/shared");
         g_autofree char *j = g_strjoinv(" ", a);
-        g_assert_cmpstr(j, ==, "/usr/lib/qemu/virtiofsd --fd=3 -o source=/s/shared -o cache=none -o announce_submounts "
-                               "-o log_level=warn");
+        g_assert_cmpstr(
+                j, ==,
+                "/usr/lib/qemu/virtiofsd --fd=3 -o source=/s/shared -o cache=none -o announce_submounts "
+                "-o log_level=warn");
         c.virtio_fs_daemon = (char *) "/usr/libexec/virtiofsd";
         c.virtio_fs_cache = (char *) "auto";
-        char *extra[] = { (char *) "--thread-pool-size=1", NULL };
+        char *extra[] = {(char *) "--thread-pool-size=1", NULL};
         c.virtio_fs_extra_args = extra;
         g_auto(GStrv) b = kc_vm_virtiofsd_argv(&c, "/s/shared");
         g_autofree char *k = g_strjoinv(" ", b);
-        g_assert_cmpstr(k, ==, "/usr/libexec/virtiofsd --fd=3 --shared-dir=/s/shared --cache=auto --announce-submounts "
-                               "--log-level=warn --thread-pool-size=1");
+        g_assert_cmpstr(
+                k, ==,
+                "/usr/libexec/virtiofsd --fd=3 --shared-dir=/s/shared --cache=auto --announce-submounts "
+                "--log-level=warn --thread-pool-size=1");
 }
 
 int main(int argc, char **argv) {

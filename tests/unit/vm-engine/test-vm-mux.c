@@ -1,4 +1,5 @@
-/* Unit tests of the mux: hello replay, request and stream id mapping, routing, broadcast, isolation of bad clients. */
+/* Unit tests of the mux: hello replay, request and stream id mapping, routing, broadcast, isolation of bad
+ * clients. */
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static void got_clear(Got *g) {
 
 static Peer peer_new(int fd) {
         (void) fd_set_nonblock(fd, true);
-        return (Peer) { fd, g_byte_array_new() };
+        return (Peer){fd, g_byte_array_new()};
 }
 
 static void peer_free(Peer *p) {
@@ -38,7 +39,8 @@ static void peer_free(Peer *p) {
         g_byte_array_unref(p->in);
 }
 
-static void send_frame(Peer *p, KcFrameKind kind, uint32_t id, JsonObject *obj, const void *raw, size_t len) {
+static void send_frame(Peer *p, KcFrameKind kind, uint32_t id, JsonObject *obj, const void *raw,
+                       size_t len) {
         g_autoptr(GByteArray) out = g_byte_array_new();
 
         if (obj)
@@ -60,7 +62,7 @@ static bool recv_frame(Peer *p, Got *ret) {
                 int r = kc_frame_decode(p->in->data, p->in->len, KC_FRAME_MAX_REQUEST_PAYLOAD, &f, &used);
                 g_assert_cmpint(r, >=, 0);
                 if (r == 1) {
-                        *ret = (Got) { f.kind, f.id, g_bytes_new(f.payload, f.length), f.window };
+                        *ret = (Got){f.kind, f.id, g_bytes_new(f.payload, f.length), f.window};
                         g_byte_array_remove_range(p->in, 0, (guint) used);
                         return true;
                 }
@@ -187,9 +189,11 @@ static void test_request_ids_and_streams(void) {
         g_assert_cmpuint(ga.id, !=, gb.id);
         g_autoptr(JsonObject) ra = payload_json(&ga);
         g_autoptr(JsonObject) rb = payload_json(&gb);
-        int64_t out_a = json_object_get_int_member(ra, "stdout"), out_b = json_object_get_int_member(rb, "stdout");
+        int64_t out_a = json_object_get_int_member(ra, "stdout"),
+                out_b = json_object_get_int_member(rb, "stdout");
         g_assert_cmpint(out_a, !=, out_b);
-        g_assert_cmpint(json_object_get_int_member(ra, "stderr"), !=, json_object_get_int_member(rb, "stderr"));
+        g_assert_cmpint(json_object_get_int_member(ra, "stderr"), !=,
+                        json_object_get_int_member(rb, "stderr"));
         bool a_first = strcmp(json_object_get_string_member(ra, "container-id"), "ca") == 0;
         uint32_t id_for_b = a_first ? gb.id : ga.id;
         int64_t stream_for_a = a_first ? out_a : out_b;

@@ -27,7 +27,7 @@ static void on_gone(bool by_request, int wait_status, void *userdata) {
         s->wait_status = wait_status;
 }
 
-static const KcStandinCallbacks callbacks = { .signal = on_signal, .gone = on_gone };
+static const KcStandinCallbacks callbacks = {.signal = on_signal, .gone = on_gone};
 
 static void on_reaper_signal(int sig, void *userdata) {
 }

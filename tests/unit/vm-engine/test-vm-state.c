@@ -10,13 +10,14 @@
 #include "vm-state.h"
 
 static void test_runtime_root(void) {
-        char *none[] = { NULL };
-        char *eq[] = { (char *) "--root=/r1", NULL };
-        char *sep[] = { (char *) "--debug", (char *) "--root", (char *) "/r2", NULL };
-        char *last[] = { (char *) "--root=/r1", (char *) "--root", (char *) "/r3", NULL };
-        char *dangling[] = { (char *) "--root", NULL };
-        g_autofree char *a = kc_vm_runtime_root(none), *b = kc_vm_runtime_root(eq), *c = kc_vm_runtime_root(sep),
-                        *d = kc_vm_runtime_root(last), *e = kc_vm_runtime_root(dangling), *f = kc_vm_runtime_root(NULL);
+        char *none[] = {NULL};
+        char *eq[] = {(char *) "--root=/r1", NULL};
+        char *sep[] = {(char *) "--debug", (char *) "--root", (char *) "/r2", NULL};
+        char *last[] = {(char *) "--root=/r1", (char *) "--root", (char *) "/r3", NULL};
+        char *dangling[] = {(char *) "--root", NULL};
+        g_autofree char *a = kc_vm_runtime_root(none), *b = kc_vm_runtime_root(eq),
+                        *c = kc_vm_runtime_root(sep), *d = kc_vm_runtime_root(last),
+                        *e = kc_vm_runtime_root(dangling), *f = kc_vm_runtime_root(NULL);
         g_assert_cmpstr(a, ==, "/run/kata-conmon");
         g_assert_cmpstr(b, ==, "/r1");
         g_assert_cmpstr(c, ==, "/r2");
@@ -45,9 +46,17 @@ static void test_state_roundtrip(void) {
         g_autoptr(JsonObject) ann = json_object_new();
         json_object_set_string_member(ann, "io.kubernetes.cri-o.ContainerType", "container");
         KcVmState st = {
-                .id = "web", .role = "container", .sandbox_id = "pod", .bundle = "/b", .pid = 123,
-                .monitor_pid = 100, .pid_start_time = 4567, .status = "created", .exit_status = -1,
-                .annotations = ann, .sandbox_dir = "/run/kata-containers/kata-conmon/pod",
+                .id = "web",
+                .role = "container",
+                .sandbox_id = "pod",
+                .bundle = "/b",
+                .pid = 123,
+                .monitor_pid = 100,
+                .pid_start_time = 4567,
+                .status = "created",
+                .exit_status = -1,
+                .annotations = ann,
+                .sandbox_dir = "/run/kata-containers/kata-conmon/pod",
         };
         g_autofree char *path = g_build_filename(root, "web", "state.json", NULL);
         g_autofree char *text = NULL;
@@ -70,7 +79,8 @@ static void test_state_roundtrip(void) {
         g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(o, "annotations"),
                                                       "io.kubernetes.cri-o.ContainerType"),
                         ==, "container");
-        g_assert_cmpstr(json_object_get_string_member(o, "sandbox_dir"), ==, "/run/kata-containers/kata-conmon/pod");
+        g_assert_cmpstr(json_object_get_string_member(o, "sandbox_dir"), ==,
+                        "/run/kata-containers/kata-conmon/pod");
         g_assert_cmpuint(json_object_get_size(o), ==, 11);
 
         g_assert_cmpint(kc_vm_state_mark_stopped(root, "web", 137), ==, 0);
