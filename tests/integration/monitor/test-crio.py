@@ -16,6 +16,23 @@ import kctest  # noqa: E402
 from kctest import new_cid  # noqa: E402
 
 
+def proc_stat(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return {"state": fields[0], "ppid": int(fields[1]), "pgrp": int(fields[2]),
+                "session": int(fields[3])}
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def fd_target(pid, fd):
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+
+
 def t_create(tap, h, ref):
     cid = new_cid()
     c = h.create(cid, ["sleep", "60"])
@@ -32,6 +49,16 @@ def t_create(tap, h, ref):
     tap.ok(mp and kcoci.pid_alive(mp), "create: -P holds the pid of a live monitor",
            f"conmon-pidfile -> {mp}")
     tap.ok(os.path.exists(c.log) and os.path.getsize(c.log) == 0, "create: log file created empty")
+    if mp:
+        st_m = proc_stat(mp)
+        tap.ok(st_m and st_m["session"] == mp, "process tree: the monitor leads its own session (setsid)",
+               f"{st_m}")
+        tap.ok(all(fd_target(mp, fd) == "/dev/null" for fd in (0, 1, 2)),
+               "process tree: the monitor's stdio is /dev/null (caller's pipes released)",
+               f"{[fd_target(mp, fd) for fd in (0, 1, 2)]}")
+        st_c = proc_stat(pid) if pid else None
+        tap.ok(st_c and st_c["ppid"] == mp, "process tree: the container process is the monitor's child",
+               f"{st_c}")
     mode = stat.S_IMODE(os.stat(c.log).st_mode) if os.path.exists(c.log) else None
     # Documented difference: conmon >= 2.1.13 (which we follow) creates the log 0640; 2.1.6 0600.
     tap.eq(mode, 0o600 if ref else 0o640, "create: log file mode (0640, conmon main)")
