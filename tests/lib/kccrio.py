@@ -210,7 +210,8 @@ class Harness:
         c.read_monitor_pid()
         return c
 
-    def exec_sync(self, c, args, timeout_s=None, terminal=False, log=None, timeout=30):
+    def exec_sync(self, c, args, timeout_s=None, terminal=False, log=None, timeout=30,
+                  global_max=16777216):
         """ExecSync as CRI-O does it with --sync; returns (messages, monitor rc, seconds, log)."""
         d = os.path.join(c.dir, f"exec{len(os.listdir(c.dir))}")
         os.makedirs(d)
@@ -220,7 +221,7 @@ class Harness:
         log = log or os.path.join(d, "exec.log")
         argv = [self.monitor, "-c", c.cid, "-n", f"k8s_{c.cid[:8]}", "-r", self.runc.path,
                 "-p", os.path.join(d, "pidfile"), "-e", "-l", log, "--socket-dir-path", self.sockets,
-                "--log-level", "info", "--sync", "--log-global-size-max", "16777216"]
+                "--log-level", "info", "--sync", "--log-global-size-max", str(global_max)]
         if terminal:
             argv.append("-t")
         if timeout_s is not None:

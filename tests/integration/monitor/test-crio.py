@@ -291,6 +291,20 @@ def t_exec_sync(tap, h, ref):
     tap.eq(recs, [("stdout", "F", "hi"), ("stderr", "F", "oops")], "exec-sync: output in the -l file")
     r = h.exec_sync(c, ["true"])
     tap.eq(r["msgs"][-1:], [{"exit_code": 0}], "exec-sync: exit 0")
+    r = h.exec_sync(c, ["sh", "-c", "echo a; sleep 0.1; echo b; sleep 0.1; echo c"], global_max=60)
+    try:
+        lines = kctest.log_lines(r["log"])["stdout"]
+    except ValueError as e:
+        lines = str(e)
+    tap.eq((r["msgs"][-1:], lines), ([{"exit_code": 0}], ["a", "b"]),
+           "exec-sync --log-global-size-max 60: logging stops once 60 bytes were written")
+    r = h.exec_sync(c, ["sh", "-c", "tty; exit 3"], terminal=True)
+    try:
+        lines = kctest.log_lines(r["log"])["stdout"]
+    except ValueError as e:
+        lines = str(e)
+    tap.eq((r["msgs"][-1:], lines), ([{"exit_code": 3}], ["/dev/pts/0\r"]),
+           "exec-sync -t: runs on a pty, output logged, exit code 3")
     r = h.exec_sync(c, ["sh", "-c", "sleep 30 & exec sleep 31"], timeout_s=2)
     tap.eq(r["msgs"][-1:], [{"exit_code": -1, "message": "command timed out"}],
            "exec-sync -T 2: exit_code -1, 'command timed out'")

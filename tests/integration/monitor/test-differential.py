@@ -122,6 +122,9 @@ def s_lifecycle(h):
     out["exec timeout msgs"] = r["msgs"]
     out["exec timeout rc"] = r["rc"]
     out["exec timeout log"] = r["log"]
+    r = h.exec_sync(c, ["sh", "-c", "tty; echo x >&2; exit 6"], terminal=True)
+    out["exec -t msgs"] = r["msgs"]
+    out["exec -t log lines"] = joined_records(r["log"])
     r = h.exec_sync(c, ["/nope"])
     out["exec missing binary rc"] = r["rc"]
     out["exec missing binary msgs"] = [{k: (type(v).__name__ if k == "message" else v)
