@@ -368,8 +368,10 @@ int kc_vm_config_load(KcVmConfig **ret) {
         g_autoptr(KcVmConfig) c = NULL;
         int r;
 
+        /* An explicit file must exist, except the default path itself: the CRI-O drop-in names
+         * it in monitor_env, and a node without a config file runs with the defaults. */
         if (env && env[0])
-                r = kc_vm_config_load_file(env, false, &c);
+                r = kc_vm_config_load_file(env, streq(env, KC_VM_CONFIG_PATH), &c);
         else
                 r = kc_vm_config_load_file(KC_VM_CONFIG_PATH, true, &c);
         if (r < 0)

@@ -208,6 +208,13 @@ static void test_load_file(void) {
         g_setenv("KATA_CONMON_CONF", missing, true);
         g_unsetenv("KATA_CONMON_VM_RUN_DIR");
         g_assert_cmpint(kc_vm_config_load(&none), ==, -ENOENT);
+        /* The drop-in names the default path explicitly: absent, it means the defaults. */
+        if (!g_file_test(KC_VM_CONFIG_PATH, G_FILE_TEST_EXISTS)) {
+                g_autoptr(KcVmConfig) dflt = NULL;
+                g_setenv("KATA_CONMON_CONF", KC_VM_CONFIG_PATH, true);
+                g_assert_cmpint(kc_vm_config_load(&dflt), ==, 0);
+                g_assert_nonnull(dflt);
+        }
         g_assert_nonnull(strstr(logged->str, "missing.conf"));
         g_unsetenv("KATA_CONMON_CONF");
 
