@@ -41,7 +41,7 @@ class Podman:
     def __init__(self, base, conmon, runtime=None):
         self.exe = kcoci.require_exe(PODMAN, "podman")
         self.base = base
-        self.conmon = kcoci.require_exe(conmon, "monitor binary")
+        self.conmon = os.path.abspath(kcoci.require_exe(conmon, "monitor binary"))
         self.runtime = runtime or kcoci.require_exe(kcoci.RUNC, "runc")
         for d in ("root", "runroot", "tmp", "libpod", "volumes", "networks"):
             os.makedirs(os.path.join(base, d), exist_ok=True)

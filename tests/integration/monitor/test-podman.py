@@ -46,7 +46,8 @@ def scenarios(tap, p, jd, mon):
     tap.eq((r.stdout, r.stderr), ("one\n", "two\n"), "logs: stdout and stderr kept apart")
     for code in (0, 1, 42):
         r = p.run("exec", "d1", "sh", "-c", f"echo exec{code}; exit {code}")
-        tap.eq((r.returncode, r.stdout), (code, f"exec{code}\n"), f"exec: exit code {code}, output")
+        tap.eq((r.returncode, r.stdout), (code, f"exec{code}\n"), f"exec: exit code {code}, output",
+               r.stderr)
     r = p.run("exec", "-i", "d1", "sh", "-c", "read l; echo in:$l", input="piped\n")
     tap.eq(r.stdout, "in:piped\n", "exec -i: stdin reaches the exec'd process")
     r = p.run("exec", "-t", "d1", "tty")
@@ -82,7 +83,28 @@ def scenarios(tap, p, jd, mon):
     mp = p.run("inspect", "--format", "{{.State.ConmonPid}}", "w1").stdout.strip()
     tap.ok(mp in ("", "0") or not kcoci.pid_alive(int(mp)), "the monitor exited with the container")
 
-    r = p.run("rm", "d1", "k1", "w1", "a1")
+    r = p.run("run", "--rm", "-i", IMG, "sh", "-c", "cat; echo end", input="abc\n")
+    tap.eq((r.returncode, r.stdout), (0, "abc\nend\n"), "run -i: stdin piped through, EOF delivered")
+    r = p.run("run", "--name", "t1", "--timeout", "1", IMG, "sleep", "10")
+    tap.eq(r.returncode, 255, "run --timeout 1: killed, podman exits 255")
+    r = p.run("inspect", "--format", "{{.State.ExitCode}} {{.State.Status}}", "t1")
+    tap.eq(r.stdout.strip(), "-1 exited", "run --timeout: exit code -1 (timed out)")
+    r = p.run("start", "-a", "w1")
+    tap.eq((r.returncode, r.stdout), (7, "waited\n"), "start -a: an exited container runs again")
+    r = p.run("logs", "w1")
+    tap.eq(r.stdout, "waited\nwaited\n", "start -a: the log holds both runs")
+    r = p.run("run", "-d", "--name", "m1", "--log-opt", "max-size=1k", IMG, "sh", "-c",
+              "i=0; while [ $i -lt 200 ]; do echo line$i; i=$((i+1)); done")
+    p.run("wait", "m1")
+    lp = p.run("inspect", "--format", "{{.HostConfig.LogConfig.Path}}", "m1").stdout.strip()
+    size = os.path.getsize(lp) if lp and os.path.exists(lp) else None
+    tap.ok(size is not None and 0 < size <= 1024, "--log-opt max-size=1k: log file stays <= 1 KiB",
+           f"{lp}: {size}")
+    r = p.run("logs", "m1")
+    tap.ok(r.stdout.endswith("line199\n") and "line0\n" not in r.stdout,
+           "--log-opt max-size: the newest lines are kept", r.stdout[-200:])
+
+    r = p.run("rm", "d1", "k1", "w1", "a1", "t1", "m1")
     tap.eq(r.returncode, 0, "rm", r.stderr)
     r = p.run("ps", "-a", "-q")
     tap.eq(r.stdout, "", "rm: no container left")
