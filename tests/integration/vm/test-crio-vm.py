@@ -51,12 +51,14 @@ def main():
     sys.exit(tap.finish())
 
 
-def create(h, cid, args, annotations, menv, **kw):
+def create(h, cid, args, annotations, menv, edit=None, **kw):
     orig = kcoci.make_bundle
 
     def make_bundle(bundle, rootfs, a, **k):
         orig(bundle, rootfs, a, **k)
         kcvm.add_annotations(bundle, annotations)
+        if edit:
+            edit(bundle)
     kccrio.kcoci.make_bundle = make_bundle
     try:
         return h.create(cid, args, env=menv, timeout=120, **kw)
@@ -125,6 +127,30 @@ def run(tap, h, kr, menv, vmdir, tmp):
     time.sleep(0.5)
     x = h.exec_sync(web, ["sh", "-c", "ps -o args | grep -c '^sleep 3[0]' || true"], timeout=60)
     tap.match(r"stdout F 0$", x["log"], "the timed-out process is gone from the guest")
+
+    # 4b. OOM: a container over its memory limit is killed; the oom file appears in its bundle.
+    def limit_memory(bundle):
+        import json
+        path = os.path.join(bundle, "config.json")
+        with open(path) as f:
+            spec = json.load(f)
+        spec.setdefault("linux", {}).setdefault("resources", {})["memory"] = {"limit": 16 * 1024 * 1024}
+        with open(path, "w") as f:
+            json.dump(spec, f)
+    hog = create(h, "hog", ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                 member, menv, edit=limit_memory)
+    if tap.ok(hog.pid and hog.pid > 0, "container hog created", hog.sync):
+        kr.run("start", "hog", check=False)
+        tap.eq(hog.wait_exit(60), "137", "the OOM-killed container's status is 137")
+        # kata-agent polls memory.events once a second and skips containers whose exit it already
+        # reported, so an OOM kill that ends the container is never reported (runtime/agent/stats.c).
+        # Until it checks at exit, before the exit event, this is a known failure (TAP TODO).
+        todo = "kata-agent does not report an OOM kill that ends the container"
+        for path, desc in ((os.path.join(hog.bundle, "oom"), "an oom file in its bundle (CRI-O reads it)"),
+                           (os.path.join(hog.persist, "oom"), "and in its persist dir")):
+            tap.n += 1
+            print(f"{'ok' if os.path.exists(path) else 'not ok'} {tap.n} - {desc} # TODO {todo}", flush=True)
+        kr.run("delete", "hog", check=False)
 
     # 5. StopContainer web: kill <id> 15, exit file, stand-in gone; then delete.
     tap.eq(kr.run("kill", "web", "15", check=False).returncode, 0, "kata-runtime kill web 15")
