@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "message.h"
+#include "selinux-exec.h"
 #include "vm-mounts.h"
 #include "vm-state.h"
 
@@ -144,8 +145,28 @@ static int apply_annotations(VmEngine *ve, char **ret_error) {
         return r;
 }
 
+/* QEMU and virtiofsd run under the pod's label with the kvm type (container_kvm_t on RHCOS). */
+static int vm_label(VmEngine *ve, char **ret, char **ret_error) {
+        JsonObject *process = NULL;
+        const char *pod_label = NULL;
+        int r;
+
+        *ret = NULL;
+        if (kc_json_get_object(ve->bundle.spec, "process", false, &process) < 0 || !process ||
+            kc_json_get_string(process, "selinuxLabel", 1024, false, &pod_label) < 0) {
+                *ret_error = g_strdup("malformed config.json: invalid process.selinuxLabel");
+                return -EINVAL;
+        }
+        r = kc_selinux_vm_label_for_pod(pod_label, ret);
+        if (r < 0)
+                *ret_error = g_strdup_printf("invalid SELinux label %s: %s", pod_label ? pod_label : "",
+                                             g_strerror(-r));
+        return r;
+}
+
 int vm_role_prepare(VmEngine *ve, char **ret_error) {
         const KcOptions *o = ve->p.opts;
+        g_autofree char *label = NULL;
         int r, fd;
 
         ve->root = kc_vm_runtime_root(o->runtime_args);
@@ -182,7 +203,10 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                 r = apply_annotations(ve, ret_error);
                 if (r < 0)
                         return r;
-                r = kc_vm_sandbox_start(ve->sandbox_id, ve->sandbox_dir, ve->config, ve->reaper,
+                r = vm_label(ve, &label, ret_error);
+                if (r < 0)
+                        return r;
+                r = kc_vm_sandbox_start(ve->sandbox_id, ve->sandbox_dir, ve->config, label, ve->reaper,
                                         vm_on_sandbox_gone, ve, &ve->sb, ret_error);
                 if (r < 0)
                         return r;

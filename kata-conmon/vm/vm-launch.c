@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "log.h"
+#include "selinux-exec.h"
 #include "vm-launch.h"
 
 static void add(GPtrArray *a, const char *s) {
@@ -54,8 +55,8 @@ char **kc_vm_virtiofsd_argv(const KcVmConfig *c, const char *shared_dir) {
         return (char **) g_ptr_array_free(a, false);
 }
 
-static _noreturn_ void child(char **argv, const int *fds, size_t n_fds, int out_fd, const KcReaper *reaper,
-                             pid_t parent) {
+static _noreturn_ void child(char **argv, const int *fds, size_t n_fds, int out_fd, const char *exec_label,
+                             const KcReaper *reaper, pid_t parent) {
         int high[8], devnull;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -80,12 +81,19 @@ static _noreturn_ void child(char **argv, const int *fds, size_t n_fds, int out_
                         _exit(127);
         /* dup2 clears FD_CLOEXEC on the targets; everything else is closed. */
         (void) close_range(3 + (unsigned) n_fds, ~0U, 0);
+        int r = kc_selinux_set_exec_label(exec_label);
+        if (r < 0) {
+                fprintf(stderr, "Cannot run %s under SELinux label %s: %s\n", argv[0], exec_label,
+                        strerror(-r));
+                _exit(127);
+        }
         execv(argv[0], argv);
         fprintf(stderr, "Failed to execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
 }
 
-int kc_vm_spawn(char **argv, const int *fds, size_t n_fds, int out_fd, const KcReaper *reaper, pid_t *ret) {
+int kc_vm_spawn(char **argv, const int *fds, size_t n_fds, int out_fd, const char *exec_label,
+                const KcReaper *reaper, pid_t *ret) {
         pid_t parent = getpid(), pid;
 
         if (access(argv[0], X_OK) < 0)
@@ -94,7 +102,7 @@ int kc_vm_spawn(char **argv, const int *fds, size_t n_fds, int out_fd, const KcR
         if (pid < 0)
                 return log_error_errno(errno, "Failed to fork for %s: %m", argv[0]);
         if (pid == 0)
-                child(argv, fds, n_fds, out_fd, reaper, parent);
+                child(argv, fds, n_fds, out_fd, exec_label, reaper, parent);
         *ret = pid;
         return 0;
 }

@@ -17,5 +17,7 @@
 char **kc_vm_virtiofsd_argv(const KcVmConfig *c, const char *shared_dir);
 
 /* Forks and execs argv with fds[i] as fd 3+i, stdin /dev/null, stdout+stderr on out_fd (or
- * /dev/null), PR_SET_PDEATHSIG(SIGKILL), nothing else inherited. */
-int kc_vm_spawn(char **argv, const int *fds, size_t n_fds, int out_fd, const KcReaper *reaper, pid_t *ret);
+ * /dev/null), PR_SET_PDEATHSIG(SIGKILL), nothing else inherited, under the SELinux label
+ * exec_label when SELinux is on (NULL: the caller's own transition rules). */
+int kc_vm_spawn(char **argv, const int *fds, size_t n_fds, int out_fd, const char *exec_label,
+                const KcReaper *reaper, pid_t *ret);

@@ -22,7 +22,7 @@
 
 struct KcVmSandbox {
         KcReaper *reaper;
-        char *id, *dir, *shared;
+        char *id, *dir, *shared, *vm_label;
         bool shared_mounted;
         pid_t qemu_pid, virtiofsd_pid;
         KcVmConsole *console, *qemu_err, *vfs_err;
@@ -128,7 +128,7 @@ static int start_virtiofsd(KcVmSandbox *sb, const KcVmConfig *c, const char *soc
         r = pipe_for_output(&err_r, &err_w);
         if (r < 0)
                 return r;
-        r = kc_vm_spawn(argv, &lfd, 1, err_w, sb->reaper, &sb->virtiofsd_pid);
+        r = kc_vm_spawn(argv, &lfd, 1, err_w, sb->vm_label, sb->reaper, &sb->virtiofsd_pid);
         if (r < 0) {
                 *ret_error = g_strdup_printf("cannot start virtiofsd %s: %s", c->virtio_fs_daemon,
                                              g_strerror(-r));
@@ -203,7 +203,7 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 log_debug("Running %s", joined);
         }
         int fds[2] = {chan[1], con[1]};
-        r = kc_vm_spawn(argv, fds, 2, err_w, sb->reaper, &sb->qemu_pid);
+        r = kc_vm_spawn(argv, fds, 2, err_w, sb->vm_label, sb->reaper, &sb->qemu_pid);
         if (r < 0) {
                 *ret_error = g_strdup_printf("cannot start QEMU %s: %s", c->qemu_path, g_strerror(-r));
                 goto fail;
@@ -229,8 +229,8 @@ fail:
 }
 
 int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c,
-                        KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata, KcVmSandbox **ret,
-                        char **ret_error) {
+                        const char *vm_label, KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata,
+                        KcVmSandbox **ret, char **ret_error) {
         KcVmSandbox *sb;
         g_autofree char *mux_path = NULL, *vfs_sock = NULL;
         int r;
@@ -254,6 +254,7 @@ int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const K
         sb->id = g_strdup(sandbox_id);
         sb->dir = g_strdup(sandbox_dir);
         sb->shared = g_build_filename(sandbox_dir, "shared", NULL);
+        sb->vm_label = g_strdup(vm_label);
         sb->gone = gone;
         sb->userdata = userdata;
 
@@ -370,5 +371,6 @@ void kc_vm_sandbox_free(KcVmSandbox *sb) {
         g_free(sb->id);
         g_free(sb->dir);
         g_free(sb->shared);
+        g_free(sb->vm_label);
         g_free(sb);
 }

@@ -14,10 +14,11 @@ typedef void (*KcVmSandboxGoneFunc)(int wait_status, void *userdata);
 
 /* Creates S (which must not exist yet), S/shared, starts virtiofsd and QEMU, captures the console
  * and serves S/mux.sock. On failure everything created is undone and *ret_error says why. */
-/* c: the configuration with the sandbox's annotations applied. */
+/* c: the configuration with the sandbox's annotations applied; vm_label: the SELinux label QEMU and
+ * virtiofsd run under (NULL: none). */
 int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c,
-                        KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata, KcVmSandbox **ret,
-                        char **ret_error);
+                        const char *vm_label, KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata,
+                        KcVmSandbox **ret, char **ret_error);
 const char *kc_vm_sandbox_shared_dir(KcVmSandbox *sb);
 pid_t kc_vm_sandbox_qemu_pid(KcVmSandbox *sb);
 /* A new privileged in-process client of the mux: the returned fd speaks the agent protocol. */

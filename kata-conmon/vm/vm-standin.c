@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "fd-util.h"
 #include "log.h"
+#include "seccomp-standin.h"
 #include "vm-standin.h"
 
 struct KcStandin {

@@ -96,6 +96,9 @@ def run(tap, h, kr, menv, vmdir, tmp):
     if not (web.pid and web.pid > 0 and db.pid and db.pid > 0):
         return
     tap.eq(kcvm.comm(web.pid), "kc-standin", "the container pid is a stand-in on the host")
+    with open(f"/proc/{web.pid}/status") as f:
+        seccomp = [ln.split()[1] for ln in f if ln.startswith("Seccomp:")]
+    tap.eq(seccomp, ["2"], "the stand-in runs under its seccomp filter")
     for c in (web, db):
         tap.eq(kr.run("start", c.cid, check=False).returncode, 0, f"kata-runtime start {c.cid}")
     kcoci.wait_for(lambda: "hello-web" in (web.log_text() or "") and "hello-db" in (db.log_text() or ""), 20)

@@ -90,6 +90,15 @@ def cases(tap, h, e, tmp, vmdir, kernel, initrd, kr):
     c = attempt(h, "bad-root", menv, edit=no_root)
     check(tap, c, "config.json without root", r"root", tmp, vmdir, kr)
 
+    def bad_label(path):
+        with open(path) as f:
+            spec = json.load(f)
+        spec["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0:c1,c2 ; rm -rf /"
+        with open(path, "w") as f:
+            json.dump(spec, f)
+    c = attempt(h, "bad-label", menv, edit=bad_label)
+    check(tap, c, "malformed SELinux label", r"invalid SELinux label", tmp, vmdir, kr)
+
     c = attempt(h, "bad-type", menv, annotations={kcvm.T_TYPE: "podsandbox"})
     check(tap, c, "unknown container type", r"invalid container type", tmp, vmdir, kr)
 
