@@ -66,6 +66,8 @@ static _noreturn_ void standin_main(int sig_fd, int ctl_fd, const KcReaper *reap
         }
         /* A re-raised SIGSEGV must not leave a core of the stand-in. */
         (void) setrlimit(RLIMIT_CORE, &(struct rlimit){});
+        /* From here on it only waits, relays and exits: nothing else is allowed. */
+        (void) kc_seccomp_apply_standin();
 
         do
                 n = read_full(4, msg, 2);

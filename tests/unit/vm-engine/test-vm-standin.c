@@ -1,5 +1,8 @@
 /* Unit tests of the stand-in: signals relayed, exit status mirrored, an outside SIGKILL reported. */
 #include <glib.h>
+#include <string.h>
+
+#include "config.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +69,13 @@ static void run_case(int exit_code, int sig, bool outside_kill) {
         g_assert_true(have_signal);
         g_assert_cmpint(seen.signals[0] + seen.signals[1], ==, SIGTERM + SIGUSR1);
         g_assert_cmpint(kill(pid, 0), ==, 0); /* still alive: signals are only relayed */
+#if HAVE_SECCOMP
+        {
+                g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid), *status = NULL;
+                g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+                g_assert_nonnull(strstr(status, "\nSeccomp:\t2\n"));
+        }
+#endif
 
         if (outside_kill)
                 g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
