@@ -63,6 +63,11 @@ struct KcEngine {
 
 typedef struct KcReaper KcReaper;
 
+/* The VM engine is wanted when basename(--runtime) is kata-runtime, or KATA_CONMON_ENGINE=vm
+ * (KATA_CONMON_ENGINE=local forces the local engine). The VM engine lives in a separate binary,
+ * kata-conmon-vm, so that the local monitor stays small (no json-glib/GObject). */
+bool kc_engine_vm_selected(const KcOptions *opts);
+
 /* How the core creates an engine; the reaper is shared (engines may fork helper processes). */
 typedef int (*KcEngineNew)(const KcEngineParams *params, KcReaper *reaper, const KcEngineCallbacks *cb,
                            void *userdata, KcEngine **ret);

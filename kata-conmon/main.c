@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "exit-command.h"
 #include "exit-files.h"
 #include "fd-util.h"
@@ -23,6 +24,9 @@
 #include "monitor.h"
 #include "oom.h"
 #include "sync-pipe.h"
+#ifdef KC_WITH_VM_ENGINE
+#include "engine-vm.h"
+#endif
 
 /* fds we were started with (other than the _OCI_ pipes): the runtime inherits them
  * (--preserve-fds, LISTEN_FDS), and we close them before announcing the exit. */
@@ -107,6 +111,23 @@ static void log_set_freep(KcLogSet **set) {
                 kc_log_free(*set);
 }
 
+#ifndef KC_WITH_VM_ENGINE
+#define KC_VM_MONITOR_NAME "kata-conmon-vm"
+
+/* The VM engine is a sibling binary (installed next to us): exec it with our argv. */
+static int exec_vm_monitor(char **argv) {
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        g_autofree char *dir = NULL, *path = NULL;
+
+        if (!self)
+                return -errno;
+        dir = g_path_get_dirname(self);
+        path = g_build_filename(dir, KC_VM_MONITOR_NAME, NULL);
+        execv(path, argv);
+        return -errno;
+}
+#endif
+
 int main(int argc, char **argv) {
         _cleanup_(kc_options_clear) KcOptions o = {};
         g_autofree char *error = NULL;
@@ -137,6 +158,16 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "%s\n", error);
                 return 1;
         }
+
+#ifndef KC_WITH_VM_ENGINE
+        if (kc_engine_vm_selected(&o)) {
+                /* Same argv, same inherited fds and environment: nothing has happened yet. */
+                r = exec_vm_monitor(argv);
+                fprintf(stderr, "[conmon:e]: Failed to run the VM monitor %s: %s\n", KC_VM_MONITOR_NAME,
+                        g_strerror(-r));
+                return 1;
+        }
+#endif
 
         kc_log_set_ident("kata-conmon");
         kc_log_set_level(o.log_level ? kc_log_parse_level(o.log_level) : LOG_WARNING);
@@ -228,6 +259,9 @@ int main(int argc, char **argv) {
                 .oom_score_adj = old_adj,
                 .inherited_fds = (const int *) (void *) inherited->data,
                 .n_inherited_fds = inherited->len,
+#ifdef KC_WITH_VM_ENGINE
+                .engine_new = kc_engine_vm_selected(&o) ? kc_engine_vm_new : NULL,
+#endif
         };
         kc_monitor_new(&mp, &m);
         exit_code = kc_monitor_run(m);

@@ -20,20 +20,6 @@ static VmEngine *VE(KcEngine *e) {
         return (VmEngine *) e;
 }
 
-bool kc_engine_vm_selected(const KcOptions *opts) {
-        const char *env = g_getenv("KATA_CONMON_ENGINE");
-        g_autofree char *base = NULL;
-
-        if (env && strcmp(env, "local") == 0)
-                return false;
-        if (env && strcmp(env, "vm") == 0)
-                return true;
-        if (!opts->runtime)
-                return false;
-        base = g_path_get_basename(opts->runtime);
-        return strcmp(base, "kata-runtime") == 0;
-}
-
 static int decoded_status(const VmEngine *ve) {
         return ve->exit_signal > 0 ? 128 + ve->exit_signal : ve->exit_code;
 }

@@ -6,8 +6,5 @@
 #include "engine.h"
 #include "options.h"
 
-/* basename(--runtime) is kata-runtime, or KATA_CONMON_ENGINE=vm (=local forces the local engine). */
-bool kc_engine_vm_selected(const KcOptions *opts);
-
 int kc_engine_vm_new(const KcEngineParams *params, KcReaper *reaper, const KcEngineCallbacks *cb,
                      void *userdata, KcEngine **ret);

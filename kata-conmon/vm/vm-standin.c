@@ -1,5 +1,6 @@
 /* The stand-in child: relays the signals it gets over a pipe, exits with the status the monitor sends. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -68,6 +69,9 @@ static _noreturn_ void standin_main(int sig_fd, int ctl_fd, const KcReaper *reap
         (void) setrlimit(RLIMIT_CORE, &(struct rlimit){});
         /* From here on it only waits, relays and exits: nothing else is allowed. */
         (void) kc_seccomp_apply_standin();
+        /* Ready: handlers and filter are in place, so the pid may be published. */
+        if (write(3, "", 1) != 1)
+                _exit(255);
 
         do
                 n = read_full(4, msg, 2);
@@ -114,6 +118,8 @@ static void on_exit_cb(pid_t pid, int wait_status, void *userdata) {
                 s->cb->gone(s->finishing, wait_status, s->userdata);
 }
 
+#define STANDIN_READY_TIMEOUT_MS 5000
+
 int kc_standin_spawn(KcReaper *reaper, const KcStandinCallbacks *cb, void *userdata, KcStandin **ret) {
         int sigp[2], ctlp[2];
         pid_t parent = getpid(), pid;
@@ -140,6 +146,42 @@ int kc_standin_spawn(KcReaper *reaper, const KcStandinCallbacks *cb, void *userd
         close(sigp[1]);
         close(ctlp[0]);
 
+        /* Wait for the ready byte (0) so that nobody sees the pid before the stand-in relays
+         * signals: a SIGTERM to a half-started stand-in would kill it instead. Signal bytes
+         * that come first are kept and replayed once the watch is set up. */
+        unsigned char early[64];
+        size_t n_early = 0;
+        int r = 0;
+        for (;;) {
+                struct pollfd pfd = {.fd = sigp[0], .events = POLLIN};
+                unsigned char b;
+                int k = poll(&pfd, 1, STANDIN_READY_TIMEOUT_MS);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        r = k == 0 ? -ETIMEDOUT : -errno;
+                        break;
+                }
+                ssize_t n = read(sigp[0], &b, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != 1) {
+                        r = -ECHILD; /* it died before it was ready */
+                        break;
+                }
+                if (b == 0)
+                        break;
+                if (n_early < sizeof(early))
+                        early[n_early++] = b;
+        }
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                close(sigp[0]);
+                close(ctlp[1]);
+                return r;
+        }
+
         KcStandin *s = g_new0(KcStandin, 1);
         s->reaper = reaper;
         s->cb = cb;
@@ -150,6 +192,9 @@ int kc_standin_spawn(KcReaper *reaper, const KcStandinCallbacks *cb, void *userd
         (void) fd_set_nonblock(s->sig_fd, true);
         s->sig_source = g_unix_fd_add(s->sig_fd, G_IO_IN | G_IO_HUP, on_sig, s);
         kc_reaper_watch(reaper, pid, on_exit_cb, s);
+        for (size_t i = 0; i < n_early; i++)
+                if (early[i] < NSIG && s->cb->signal)
+                        s->cb->signal(early[i], s->userdata);
         *ret = s;
         return 0;
 }
