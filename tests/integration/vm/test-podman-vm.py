@@ -10,6 +10,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kcvm  # noqa: E402
 import kcoci  # noqa: E402
+import kcjournald  # noqa: E402
+import kcpodman  # noqa: E402
 from kctap import Tap  # noqa: E402
 
 IMAGE = "localhost/kcvm-busybox:latest"
@@ -50,6 +52,10 @@ def main():
     tap = Tap()
     tmp = p = None
     try:
+        # containers/image keeps a cache under /var/lib/containers whatever --root says: hide the
+        # machine's behind a tmpfs in a private mount namespace.
+        kcjournald.reexec_in_mount_ns()
+        kcpodman.hide_machine_storage()
         e = kcvm.env()
         kcoci.become_subreaper()
         tmp = tempfile.mkdtemp(prefix="kc-vm-podman-", dir="/tmp")
