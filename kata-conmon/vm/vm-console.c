@@ -1,4 +1,5 @@
-/* Line-splitting reader for the guest console and QEMU's stderr, bounded in memory. */
+/* Line-splitting reader for the guest console and QEMU's stderr, bounded in memory; each line is
+ * logged under the source's own identifier (kata-guest, kata-qemu, kata-virtiofsd). */
 #include <errno.h>
 #include <glib-unix.h>
 #include <string.h>
@@ -15,10 +16,22 @@
 struct KcVmConsole {
         int fd;
         guint source;
-        char *prefix;
+        char *ident; /* "kata-<name>" */
         GString *line;
         GString *tail;
 };
+
+/* The line goes through our diagnostics (level filter, journald fields KATA_SANDBOX_ID,
+ * KATA_VM_PID, CONTAINER_ID_FULL; stderr; syslog) but under the source's identifier: the
+ * journald sink takes SYSLOG_IDENTIFIER from kc_log_get_ident(), the stderr sink prints it.
+ * Single-threaded, so swapping the identifier around one record is safe. */
+static void log_line(KcVmConsole *c) {
+        const char *saved = kc_log_get_ident();
+
+        kc_log_set_ident(c->ident);
+        log_info("%s", c->line->str);
+        kc_log_set_ident(saved);
+}
 
 static void emit(KcVmConsole *c) {
         /* Strip the serial line's \r and unprintable bytes: a guest must not forge log lines. */
@@ -28,7 +41,7 @@ static void emit(KcVmConsole *c) {
         g_strchomp(c->line->str);
         c->line->len = strlen(c->line->str);
         if (c->line->len > 0) {
-                log_info("%s: %s", c->prefix, c->line->str);
+                log_line(c);
                 g_string_append(c->tail, c->line->str);
                 g_string_append_c(c->tail, '\n');
                 if (c->tail->len > TAIL_MAX) {
@@ -73,12 +86,12 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer userdata) {
         return G_SOURCE_REMOVE;
 }
 
-KcVmConsole *kc_vm_console_new(int fd, const char *prefix) {
+KcVmConsole *kc_vm_console_new(int fd, const char *name) {
         KcVmConsole *c = g_new0(KcVmConsole, 1);
 
         c->fd = fd;
         (void) fd_set_nonblock(fd, true);
-        c->prefix = g_strdup(prefix);
+        c->ident = g_strconcat("kata-", name, NULL);
         c->line = g_string_new(NULL);
         c->tail = g_string_new(NULL);
         c->source = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
@@ -103,7 +116,7 @@ void kc_vm_console_free(KcVmConsole *c) {
         if (c->source)
                 g_source_remove(c->source);
         safe_close(c->fd);
-        g_free(c->prefix);
+        g_free(c->ident);
         g_string_free(c->line, true);
         g_string_free(c->tail, true);
         g_free(c);

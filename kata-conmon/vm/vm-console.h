@@ -3,8 +3,9 @@
 
 typedef struct KcVmConsole KcVmConsole;
 
-/* Takes ownership of fd. Lines are logged at info level as "<prefix>: <line>". */
-KcVmConsole *kc_vm_console_new(int fd, const char *prefix);
+/* Takes ownership of fd. Each line is logged at info level, unprefixed, with SYSLOG_IDENTIFIER
+ * "kata-<name>" (name: "guest", "qemu", "virtiofsd") and our usual journald fields. */
+KcVmConsole *kc_vm_console_new(int fd, const char *name);
 /* Reads whatever is still buffered in the fd (non-blocking). */
 void kc_vm_console_drain(KcVmConsole *c);
 /* The last lines seen (at most ~2 KiB), for error messages. */
