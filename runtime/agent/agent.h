@@ -147,6 +147,9 @@ void agent_remove_all_containers(Agent *a);
  * container (so host-mode tests leave no empty parent cgroup behind). */
 char *agent_cgroup_path(Agent *a, const char *container_id);
 int container_stats(Agent *a, Container *c, JsonObject *result);
+/* Sends an oom event when the container's oom_kill counter grew (also checked when its init exits,
+ * before the exit event, so that an OOM kill that ends the container is reported). */
+void container_check_oom(Agent *a, Container *c);
 void agent_check_oom(Agent *a);
 
 /* spec.c: OCI spec translation for the guest (pure). */

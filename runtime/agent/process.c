@@ -327,8 +327,11 @@ void process_finish(Process *p) {
 void process_on_exit(Process *p, int wstatus) {
         p->exited = true;
         p->wstatus = wstatus;
-        if (!p->exec_id)
+        if (!p->exec_id) {
                 p->container->status = CONTAINER_STOPPED;
+                /* Before the exit event: the host records an OOM kill only while the container lives. */
+                container_check_oom(proc_agent(p), p->container);
+        }
         g_hash_table_remove(proc_agent(p)->pids, GINT_TO_POINTER(p->pid));
         log_info("Container %s%s%s pid %d exited (status 0x%x)", p->container->id,
                  p->exec_id ? " exec " : "", p->exec_id ?: "", (int) p->pid, wstatus);

@@ -84,6 +84,19 @@ int container_stats(Agent *a, Container *c, JsonObject *result) {
         return 0;
 }
 
+void container_check_oom(Agent *a, Container *c) {
+        g_autofree char *path = cgroup_file(a, c, "memory.events");
+        uint64_t kills = 0;
+
+        if (read_keyed(path, "oom_kill", &kills) < 0 || kills <= c->oom_kills)
+                return;
+        c->oom_kills = kills;
+        log_info("Container %s: OOM kill", c->id);
+        g_autoptr(JsonObject) ev = kc_event_new("oom");
+        json_object_set_string_member(ev, "container-id", c->id);
+        (void) channel_send_json(a->channel, KC_FRAME_EVENT, 0, ev);
+}
+
 void agent_check_oom(Agent *a) {
         GHashTableIter it;
         gpointer value;
@@ -91,17 +104,10 @@ void agent_check_oom(Agent *a) {
         g_hash_table_iter_init(&it, a->containers);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 Container *c = value;
-                g_autofree char *path = cgroup_file(a, c, "memory.events");
-                uint64_t kills = 0;
 
-                if (c->status == CONTAINER_STOPPED && c->init->exit_sent)
+                /* An OOM kill that ended the container was checked when its init exited. */
+                if (c->status == CONTAINER_STOPPED && c->init->exited)
                         continue;
-                if (read_keyed(path, "oom_kill", &kills) < 0 || kills <= c->oom_kills)
-                        continue;
-                c->oom_kills = kills;
-                log_info("Container %s: OOM kill", c->id);
-                g_autoptr(JsonObject) ev = kc_event_new("oom");
-                json_object_set_string_member(ev, "container-id", c->id);
-                (void) channel_send_json(a->channel, KC_FRAME_EVENT, 0, ev);
+                container_check_oom(a, c);
         }
 }
