@@ -145,14 +145,9 @@ def run(tap, h, kr, menv, vmdir, tmp):
     if tap.ok(hog.pid and hog.pid > 0, "container hog created", hog.sync):
         kr.run("start", "hog", check=False)
         tap.eq(hog.wait_exit(60), "137", "the OOM-killed container's status is 137")
-        # kata-agent polls memory.events once a second and skips containers whose exit it already
-        # reported, so an OOM kill that ends the container is never reported (runtime/agent/stats.c).
-        # Until it checks at exit, before the exit event, this is a known failure (TAP TODO).
-        todo = "kata-agent does not report an OOM kill that ends the container"
-        for path, desc in ((os.path.join(hog.bundle, "oom"), "an oom file in its bundle (CRI-O reads it)"),
-                           (os.path.join(hog.persist, "oom"), "and in its persist dir")):
-            tap.n += 1
-            print(f"{'ok' if os.path.exists(path) else 'not ok'} {tap.n} - {desc} # TODO {todo}", flush=True)
+        # The agent checks memory.events when the container's init exits, before the exit event.
+        tap.ok(os.path.exists(os.path.join(hog.bundle, "oom")), "an oom file in its bundle (CRI-O reads it)")
+        tap.ok(os.path.exists(os.path.join(hog.persist, "oom")), "and in its persist dir")
         kr.run("delete", "hog", check=False)
 
     # 5. StopContainer web: kill <id> 15, exit file, stand-in gone; then delete.
