@@ -17,9 +17,32 @@ struct KcVmConsole {
         int fd;
         guint source;
         char *ident; /* "kata-<name>" */
+        int priority; /* of lines without a level of their own */
         GString *line;
         GString *tail;
 };
+
+/* The agent writes "[kata-agent:<e|w|i|d>]: ..." on the console: its lines keep their level (an
+ * agent error shows in `journalctl -p err`). Everything else gets the source's default. */
+static int line_priority(const KcVmConsole *c, const char *s) {
+        static const char agent[] = "[kata-agent:";
+        const size_t n = sizeof(agent) - 1;
+
+        if (strncmp(s, agent, n) != 0 || !s[n] || strncmp(s + n + 1, "]:", 2) != 0)
+                return c->priority;
+        switch (s[n]) {
+        case 'e':
+                return LOG_ERR;
+        case 'w':
+                return LOG_WARNING;
+        case 'i':
+                return LOG_INFO;
+        case 'd':
+                return LOG_DEBUG;
+        default:
+                return c->priority;
+        }
+}
 
 /* The line goes through our diagnostics (level filter, journald fields KATA_SANDBOX_ID,
  * KATA_VM_PID, CONTAINER_ID_FULL; stderr; syslog) but under the source's identifier: the
@@ -29,7 +52,7 @@ static void log_line(KcVmConsole *c) {
         const char *saved = kc_log_get_ident();
 
         kc_log_set_ident(c->ident);
-        log_info("%s", c->line->str);
+        log_full_errno(line_priority(c, c->line->str), 0, "%s", c->line->str);
         kc_log_set_ident(saved);
 }
 
@@ -92,6 +115,8 @@ KcVmConsole *kc_vm_console_new(int fd, const char *name) {
         c->fd = fd;
         (void) fd_set_nonblock(fd, true);
         c->ident = g_strconcat("kata-", name, NULL);
+        /* QEMU and virtiofsd (at log_level=warn) write only problems to stderr. */
+        c->priority = strcmp(name, "guest") == 0 ? LOG_INFO : LOG_WARNING;
         c->line = g_string_new(NULL);
         c->tail = g_string_new(NULL);
         c->source = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);

@@ -3,8 +3,9 @@
 
 typedef struct KcVmConsole KcVmConsole;
 
-/* Takes ownership of fd. Each line is logged at info level, unprefixed, with SYSLOG_IDENTIFIER
- * "kata-<name>" (name: "guest", "qemu", "virtiofsd") and our usual journald fields. */
+/* Takes ownership of fd. Each line is logged unprefixed, with SYSLOG_IDENTIFIER "kata-<name>"
+ * (name: "guest", "qemu", "virtiofsd") and our usual journald fields; priority: the kata-agent's
+ * own level for its "[kata-agent:<l>]: " lines, else info for "guest" and warning otherwise. */
 KcVmConsole *kc_vm_console_new(int fd, const char *name);
 /* Reads whatever is still buffered in the fd (non-blocking). */
 void kc_vm_console_drain(KcVmConsole *c);
