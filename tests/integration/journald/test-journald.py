@@ -35,6 +35,13 @@ class Capture:
                 f.write("$ journalctl " + " ".join(args) + "\n" + r.stdout + "\n")
         return r.stdout
 
+    def cmd(self, argv, shown):
+        """Any other command's output, shown as `shown`."""
+        if self.path:
+            r = subprocess.run(argv, capture_output=True, text=True)
+            with open(self.path, "a") as f:
+                f.write(f"$ {shown}\n{r.stdout}{r.stderr}\n")
+
 
 def create(h, cid, args, annotations, menv, timeout=120):
     """h.create with a bundle carrying CRI-O's annotations."""
@@ -136,6 +143,11 @@ def vm_pod(tap, j, cap, e, tmp, kernel, initrd):
         cap.run("-t", "kata-guest", f"KATA_SANDBOX_ID={sid}", "-o", "short-iso", "-n", "12")
         cap.run("-t", "kata-runtime", "CONTAINER_ID_FULL=web", "-o", "short-iso")
         cap.run(f"KATA_SANDBOX_ID={sid}", "-o", "verbose", "-n", "1", "-t", "kata-guest")
+        cap.cmd([kr.path, kr.root_arg, "list"], "kata-runtime list")
+        cap.cmd([kr.path, kr.root_arg, "state", "web"], "kata-runtime state web")
+        cap.cmd(["ls", "-l", os.path.join(vmdir, sid)], "ls -l /run/kata-containers/kata-conmon/<sid>")
+        cap.cmd(["ps", "-o", "pid,ppid,comm,args", "--ppid", str(pod.monitor_pid or 0)],
+                "ps -o pid,ppid,comm,args --ppid <sandbox monitor pid>")
 
         # Tear the pod down: TERM the workload; the monitor destroys the VM.
         kr.run("kill", "web", "KILL", check=False)
