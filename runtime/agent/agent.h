@@ -68,6 +68,7 @@ struct Container {
         Process *init;
         GHashTable *execs; /* exec id -> Process */
         uint64_t oom_kills;
+        bool paused; /* frozen by the runtime (pause-container) */
 };
 
 struct Agent {
@@ -127,6 +128,13 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req);
 int container_remove(Agent *a, Container *c, bool force, char **ret_error);
 int container_kill(Agent *a, Container *c, int sig, bool all, char **ret_error);
 Container *agent_find(Agent *a, JsonObject *req, Process **ret_proc, int *ret_error);
+/* control.c: update/pause/resume requests, the exec program check. */
+void container_on_update(Agent *a, uint32_t id, JsonObject *req);
+void container_on_pause(Agent *a, uint32_t id, JsonObject *req, bool pause);
+int container_set_paused(Agent *a, Container *c, bool pause, char **ret_error);
+/* 0 when the program of an exec's process exists and is executable in the container; -ENOENT or
+ * -EACCES (a shell's 127 or 126) with a message in *ret_error. */
+int container_check_program(Container *c, JsonObject *process, char **ret_error);
 /* runtime.c: the OCI runtime, synchronously (short verbs) or as an operation the reaper completes. */
 typedef struct RuntimeOp RuntimeOp;
 typedef void (*RuntimeDone)(Agent *a, int result, const char *error, void *userdata);

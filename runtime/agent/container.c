@@ -404,8 +404,9 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req) {
                 channel_reply_error(a->channel, id, EINVAL, "exec needs exec-id, process and valid stdio");
                 return -EINVAL;
         }
-        if (c->status != CONTAINER_RUNNING) {
-                channel_reply_error(a->channel, id, EBUSY, "container %s is not running", c->id);
+        if (c->status != CONTAINER_RUNNING || c->paused) {
+                channel_reply_error(a->channel, id, EBUSY, "container %s is %s", c->id,
+                                    c->paused ? "paused" : "not running");
                 return -EBUSY;
         }
         if (g_hash_table_contains(c->execs, eid)) {
@@ -415,6 +416,15 @@ int container_exec(Agent *a, uint32_t id, JsonObject *req) {
         r = spec_translate_process(process, s.tty, &err);
         if (r < 0) {
                 channel_reply_error(a->channel, id, r, "invalid process: %s", err);
+                return r;
+        }
+        r = container_check_program(c, process, &err);
+        if (r < 0) {
+                /* What a shell (and the host's exec) reports: 127 not found, 126 not executable. */
+                g_autoptr(JsonObject) reply = kc_reply_new_error(r, "%s", err);
+                json_object_set_int_member(reply, "exit-code", r == -EACCES ? 126 : 127);
+                log_info("Request %u failed: %s", id, err);
+                (void) channel_send_json(a->channel, KC_FRAME_REPLY, id, reply);
                 return r;
         }
         node = json_node_init_object(json_node_alloc(), process);
@@ -482,6 +492,9 @@ int container_remove(Agent *a, Container *c, bool force, char **ret_error) {
                         *ret_error = g_strdup_printf("container %s is running", c->id);
                 return -EBUSY;
         }
+        /* A frozen process (cgroup v1 freezer) would not even die of SIGKILL. */
+        if (c->paused && !c->init->exited)
+                (void) container_set_paused(a, c, false, NULL);
         g_hash_table_iter_init(&it, c->execs);
         while (g_hash_table_iter_next(&it, NULL, &value)) {
                 spawn_cancel(value);

@@ -148,6 +148,7 @@ static void on_state(Agent *a, uint32_t id, JsonObject *req) {
                                       : p == c->init ? names[c->status]
                                                      : "running");
         json_object_set_int_member(res, "pid", p->pid);
+        json_object_set_boolean_member(res, "paused", c->paused && !c->init->exited);
         channel_reply_ok(a->channel, id, res);
 }
 
@@ -163,6 +164,18 @@ static void on_stats(Agent *a, uint32_t id, JsonObject *req) {
         if (r < 0)
                 return channel_reply_error(a->channel, id, r, "no cgroup for container %s", c->id);
         channel_reply_ok(a->channel, id, res);
+}
+
+static void on_update_container(Agent *a, uint32_t id, JsonObject *req) {
+        container_on_update(a, id, req);
+}
+
+static void on_pause_container(Agent *a, uint32_t id, JsonObject *req) {
+        container_on_pause(a, id, req, true);
+}
+
+static void on_resume_container(Agent *a, uint32_t id, JsonObject *req) {
+        container_on_pause(a, id, req, false);
 }
 
 static const struct {
@@ -182,6 +195,9 @@ static const struct {
         {"remove-container", on_remove_container},
         {"state", on_state},
         {"stats", on_stats},
+        {"update-container", on_update_container},
+        {"pause-container", on_pause_container},
+        {"resume-container", on_resume_container},
 };
 
 void agent_handle_request(Agent *a, uint32_t id, JsonObject *req) {

@@ -161,7 +161,12 @@ static int run_detached(const char *sdir, KrExecParams *p, const char *pid_file)
         (void) close(pipefd[0]);
         buf[n > 0 ? n : 0] = 0;
         if (n <= 0 || strcmp(buf, "ok\n") != 0) {
-                (void) waitpid(pid, NULL, 0);
+                int status = 0;
+
+                (void) waitpid(pid, &status, 0);
+                /* The relay already logged why; 126/127: the program could not be started. */
+                if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127))
+                        return WEXITSTATUS(status);
                 return log_error_errno(EIO, "%s", n > 0 ? g_strchomp(buf) : "exec failed");
         }
         return pid_file ? write_pid_file(pid_file, pid) : 0;

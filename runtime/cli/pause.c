@@ -1,12 +1,12 @@
-/* `kata-runtime pause|resume <id>`: stops and continues every process of the container in the guest
- * (SIGSTOP/SIGCONT to all of them: protocol v1 has no cgroup freezer request). */
+/* `kata-runtime pause|resume <id>`: freezes and thaws the container's cgroup in the guest
+ * (pause-container/resume-container: the runtime's freezer there), the OCI "paused" state. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 
 #include "kata-runtime.h"
 #include "log.h"
 #include "mux.h"
+#include "requests.h"
 
 static int pause_resume(KrContext *ctx, int argc, char **argv, bool pause) {
         static const struct option options[] = {
@@ -39,11 +39,13 @@ static int pause_resume(KrContext *ctx, int argc, char **argv, bool pause) {
             0)
                 return log_error_errno(EBUSY, "%s: %s (container %s)", verb, reason, s->id);
 
-        req = kc_request_new("signal");
-        json_object_set_string_member(req, "container-id", s->id);
-        json_object_set_int_member(req, "signal", pause ? SIGSTOP : SIGCONT);
-        json_object_set_boolean_member(req, "all", true);
+        r = kc_request_for_process(pause ? "pause-container" : "resume-container", s->id, NULL, &req);
+        if (r < 0)
+                return log_error_errno(r, "%s: invalid container id %s", verb, s->id);
         r = kr_mux_call_once(s, req, NULL, &message);
+        if (r == -ENOSYS)
+                return log_error_errno(r, "%s: the agent of sandbox %s has no cgroup freezer requests", verb,
+                                       s->sandbox_id);
         if (r < 0 && message)
                 return log_error_errno(r, "Failed to %s container %s: %s", verb, s->id, message);
         if (r < 0)

@@ -10,27 +10,9 @@
 #include "kata-runtime.h"
 #include "log.h"
 #include "mux.h"
+#include "requests.h"
 
 #define RESOURCES_MAX (1024 * 1024)
-
-/* Members CRI-O sends whose types we check before anything reaches the guest. */
-static int check_section(JsonObject *res, const char *section, const char *const *ints) {
-        JsonObject *o = NULL;
-        int64_t v;
-        int r;
-
-        r = kc_json_get_object(res, section, false, &o);
-        if (r < 0)
-                return log_error_errno(EINVAL, "update: \"%s\" must be an object", section);
-        if (!o)
-                return 0;
-        for (size_t i = 0; ints[i]; i++) {
-                r = kc_json_get_int(o, ints[i], INT64_MIN, INT64_MAX, false, &v);
-                if (r < 0)
-                        return log_error_errno(EINVAL, "update: %s.%s must be an integer", section, ints[i]);
-        }
-        return 0;
-}
 
 static int read_resources(const char *path, JsonObject **ret) {
         g_autofree char *buf = g_malloc(RESOURCES_MAX + 1);
@@ -58,14 +40,10 @@ int kr_cmd_update(KrContext *ctx, int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        static const char *const memory[] = {"limit", "reservation", "swap", "kernel", "kernelTCP", NULL};
-        static const char *const cpu[] = {"shares",         "quota", "period", "realtimeRuntime",
-                                          "realtimePeriod", "burst", "idle",   NULL};
-        static const char *const pids[] = {"limit", NULL};
         _cleanup_close_ int lock_fd = -EBADF;
         g_autoptr(KrState) s = NULL;
         g_autoptr(JsonObject) res = NULL, req = NULL;
-        g_autofree char *message = NULL;
+        g_autofree char *message = NULL, *invalid = NULL;
         const char *path = NULL, *reason;
         int c, r;
 
@@ -89,9 +67,10 @@ int kr_cmd_update(KrContext *ctx, int argc, char **argv) {
         r = read_resources(path, &res);
         if (r < 0)
                 return r;
-        if (check_section(res, "memory", memory) < 0 || check_section(res, "cpu", cpu) < 0 ||
-            check_section(res, "pids", pids) < 0)
-                return -EINVAL;
+        /* Every known member is type- and range-checked before anything reaches the guest. */
+        r = kc_request_update_container(argv[optind], res, &req, &invalid);
+        if (r < 0)
+                return log_error_errno(r, "update: %s", invalid ? invalid : "invalid container id");
 
         r = kr_container_open(ctx, argv[optind], true, &lock_fd, &s);
         if (r < 0)
@@ -99,9 +78,7 @@ int kr_cmd_update(KrContext *ctx, int argc, char **argv) {
         if (kr_status_check(kr_state_effective_status(s), KR_VERB_UPDATE, &reason) < 0)
                 return log_error_errno(ESRCH, "update: %s (container %s)", reason, s->id);
 
-        req = kc_request_new("update-container");
         json_object_set_string_member(req, "container-id", s->id);
-        json_object_set_object_member(req, "resources", json_object_ref(res));
         r = kr_mux_call_once(s, req, NULL, &message);
         if (r == -ENOSYS)
                 return log_error_errno(r,

@@ -147,13 +147,19 @@ static void on_exec_reply(KcAgentClient *c, int result, JsonObject *reply, void 
 
         if (result < 0) {
                 g_autofree char *text = NULL;
-                if (reply)
+                int64_t code = 0;
+
+                if (reply) {
                         (void) kc_reply_parse(reply, &msg);
-                text = g_strdup_printf("exec failed: %s\n", msg ? msg : strerror(-result));
+                        /* The program cannot be started: the status a shell reports (127, 126). */
+                        (void) kc_json_get_int(reply, "exit-code", 126, 127, false, &code);
+                }
+                text = g_strdup_printf("exec failed: %s%s\n", code ? "unable to start container process: " : "",
+                                       msg ? msg : strerror(-result));
                 report_ready(r, text);
-                log_error_errno(result, "Failed to exec in container %s: %s", r->p->container_id,
-                                msg ? msg : strerror(-result));
-                finish(r, result);
+                log_error_errno(result, "Failed to exec in container %s: %s%s", r->p->container_id,
+                                code ? "unable to start container process: " : "", msg ? msg : strerror(-result));
+                finish(r, code ? (int) code : result);
                 return;
         }
         r->started = true;

@@ -4,6 +4,7 @@
 
 #include "frame.h"
 #include "requests.h"
+#include "resources.h"
 
 static bool stream_ok(uint32_t s) {
         return s <= KC_STREAM_ID_MAX;
@@ -96,8 +97,8 @@ int kc_request_exec(const char *container_id, const char *exec_id, JsonObject *p
 
 int kc_request_for_process(const char *type, const char *container_id, const char *exec_id,
                            JsonObject **ret) {
-        static const char *const types[] = {"start-container", "wait",  "close-stdin",
-                                            "state",           "stats", NULL};
+        static const char *const types[] = {"start-container", "wait",           "close-stdin",     "state",
+                                            "stats",           "pause-container", "resume-container", NULL};
         bool known = false;
         JsonObject *o;
 
@@ -105,7 +106,8 @@ int kc_request_for_process(const char *type, const char *container_id, const cha
                 known |= strcmp(*t, type) == 0;
         if (!known || !kc_id_is_valid(container_id) || (exec_id && !kc_id_is_valid(exec_id)))
                 return -EINVAL;
-        if (exec_id && (strcmp(type, "start-container") == 0 || strcmp(type, "stats") == 0))
+        if (exec_id && (strcmp(type, "start-container") == 0 || strcmp(type, "stats") == 0 ||
+                        strcmp(type, "pause-container") == 0 || strcmp(type, "resume-container") == 0))
                 return -EINVAL;
         o = kc_request_new(type);
         json_object_set_string_member(o, "container-id", container_id);
@@ -157,6 +159,27 @@ int kc_request_remove_container(const char *container_id, bool force, JsonObject
         o = kc_request_new("remove-container");
         json_object_set_string_member(o, "container-id", container_id);
         json_object_set_boolean_member(o, "force", force);
+        *ret = o;
+        return 0;
+}
+
+int kc_request_update_container(const char *container_id, JsonObject *resources, JsonObject **ret,
+                                char **ret_error) {
+        g_autoptr(JsonObject) filtered = NULL;
+        JsonObject *o;
+        int r;
+
+        if (!kc_id_is_valid(container_id)) {
+                if (ret_error)
+                        *ret_error = g_strdup("invalid container id");
+                return -EINVAL;
+        }
+        r = kc_resources_filter(resources, &filtered, ret_error);
+        if (r < 0)
+                return r;
+        o = kc_request_new("update-container");
+        json_object_set_string_member(o, "container-id", container_id);
+        json_object_set_object_member(o, "resources", g_steal_pointer(&filtered));
         *ret = o;
         return 0;
 }

@@ -15,13 +15,18 @@ int kc_request_create_container(const char *container_id, JsonObject *spec, bool
                                 uint32_t stdout_stream, uint32_t stderr_stream, JsonObject **ret);
 int kc_request_exec(const char *container_id, const char *exec_id, JsonObject *process, bool tty,
                     uint32_t stdin_stream, uint32_t stdout_stream, uint32_t stderr_stream, JsonObject **ret);
-/* start-container, wait, close-stdin, state, stats (exec_id NULL: the container's init). */
+/* start-container, wait, close-stdin, state, stats, pause-container, resume-container (exec_id NULL:
+ * the container's init; start, stats, pause and resume take no exec_id). */
 int kc_request_for_process(const char *type, const char *container_id, const char *exec_id,
                            JsonObject **ret);
 int kc_request_signal(const char *container_id, const char *exec_id, int signal, bool all, JsonObject **ret);
 int kc_request_resize(const char *container_id, const char *exec_id, unsigned rows, unsigned cols,
                       JsonObject **ret);
 int kc_request_remove_container(const char *container_id, bool force, JsonObject **ret);
+/* update-container: resources (OCI LinuxResources) are validated and reduced to the guest's subset
+ * (kc_resources_filter()); -EINVAL with the reason in *ret_error (may be NULL). */
+int kc_request_update_container(const char *container_id, JsonObject *resources, JsonObject **ret,
+                                char **ret_error);
 
 /* Reply parsers: -EBADMSG when a field is missing, mistyped or out of range. */
 int kc_reply_get_pid(JsonObject *reply, int64_t *ret_pid);

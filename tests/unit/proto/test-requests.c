@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "requests.h"
+#include "resources.h"
 
 static JsonObject *parse(const char *text) {
         JsonObject *o = NULL;
@@ -102,9 +103,92 @@ static void test_parsers(void) {
         g_assert_cmpint(kc_event_get_oom(bad_oom, &id), ==, -EBADMSG);
 }
 
+static void test_update_container(void) {
+        g_autoptr(JsonObject) res = parse(
+                "{\"memory\":{\"limit\":268435456,\"swap\":268435456,\"swappiness\":10,"
+                "\"kernel\":-1},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000,"
+                "\"cpus\":\"0-1\"},\"pids\":{\"limit\":100},\"devices\":[],\"blockIO\":{},"
+                "\"unified\":{\"memory.high\":\"200000000\"},\"future\":1}");
+        g_autoptr(JsonObject) req = NULL;
+        g_autofree char *text = NULL;
+        static const char *const bad[] = {
+                "{\"memory\":{\"limit\":\"big\"}}",
+                "{\"memory\":{\"limit\":-2}}",
+                "{\"memory\":{\"swappiness\":101}}",
+                "{\"memory\":{\"disableOOMKiller\":1}}",
+                "{\"memory\":[]}",
+                "{\"cpu\":{\"shares\":262145}}",
+                "{\"cpu\":{\"period\":1.5}}",
+                "{\"cpu\":{\"cpus\":7}}",
+                "{\"pids\":{\"limit\":true}}",
+                "{\"devices\":{}}",
+                "{\"blockIO\":[]}",
+                "{\"unified\":{\"../memory.max\":\"1\"}}",
+                "{\"unified\":{\"memory/max\":\"1\"}}",
+                "{\"unified\":{\"memorymax\":\"1\"}}",
+                "{\"unified\":{\"memory.max\":1}}",
+                "{\"unified\":{\"memory.max\":\"1\\n2\"}}",
+                "{\"unified\":[]}",
+        };
+
+        g_assert_cmpint(kc_request_update_container("c1", res, &req, NULL), ==, 0);
+        text = to_text(req);
+        /* Only what the guest's cgroup2 applies goes out; known sections are checked, then dropped. */
+        g_assert_cmpstr(text, ==,
+                        "{\"type\":\"update-container\",\"container-id\":\"c1\",\"resources\":{"
+                        "\"memory\":{\"limit\":268435456,\"swap\":268435456},"
+                        "\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000},"
+                        "\"pids\":{\"limit\":100},\"unified\":{\"memory.high\":\"200000000\"}}}");
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_autoptr(JsonObject) b = parse(bad[i]);
+                g_autofree char *why = NULL;
+                JsonObject *junk = NULL;
+
+                g_test_message("bad resources: %s", bad[i]);
+                g_assert_cmpint(kc_request_update_container("c1", b, &junk, &why), ==, -EINVAL);
+                g_assert_nonnull(why);
+                g_assert_null(junk);
+        }
+        {
+                /* Too many unified entries. */
+                g_autoptr(JsonObject) big = json_object_new();
+                JsonObject *u = json_object_new(), *junk = NULL;
+                for (int i = 0; i <= KC_RESOURCES_UNIFIED_MAX; i++) {
+                        g_autofree char *k = g_strdup_printf("memory.x%d", i);
+                        json_object_set_string_member(u, k, "1");
+                }
+                json_object_set_object_member(big, "unified", u);
+                g_assert_cmpint(kc_request_update_container("c1", big, &junk, NULL), ==, -EINVAL);
+        }
+        {
+                g_autoptr(JsonObject) empty = parse("{}");
+                JsonObject *junk = NULL;
+                g_assert_cmpint(kc_request_update_container("../c1", empty, &junk, NULL), ==, -EINVAL);
+                g_assert_cmpint(kc_request_update_container("c1", NULL, &junk, NULL), ==, -EINVAL);
+        }
+}
+
+static void test_pause_resume(void) {
+        g_autoptr(JsonObject) p = NULL, r = NULL;
+        g_autofree char *t1 = NULL, *t2 = NULL;
+        JsonObject *junk = NULL;
+
+        g_assert_cmpint(kc_request_for_process("pause-container", "c1", NULL, &p), ==, 0);
+        g_assert_cmpint(kc_request_for_process("resume-container", "c1", NULL, &r), ==, 0);
+        t1 = to_text(p);
+        t2 = to_text(r);
+        g_assert_cmpstr(t1, ==, "{\"type\":\"pause-container\",\"container-id\":\"c1\"}");
+        g_assert_cmpstr(t2, ==, "{\"type\":\"resume-container\",\"container-id\":\"c1\"}");
+        g_assert_cmpint(kc_request_for_process("pause-container", "c1", "e1", &junk), ==, -EINVAL);
+        g_assert_cmpint(kc_request_for_process("resume-container", "c1", "e1", &junk), ==, -EINVAL);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/requests/builders", test_builders);
         g_test_add_func("/requests/parsers", test_parsers);
+        g_test_add_func("/requests/update-container", test_update_container);
+        g_test_add_func("/requests/pause-resume", test_pause_resume);
         return g_test_run();
 }
