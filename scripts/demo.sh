@@ -2,8 +2,11 @@
 # The demo: on a fresh Debian bookworm machine, as root, from the repository root:
 #   scripts/demo.sh
 # installs the packages, builds kata-conmon, imports a private busybox image and runs containers
-# through kata-conmon with podman (private storage under /var/tmp/kata-conmon-demo.*), then cleans up.
-# KC_DEMO_SKIP_SETUP=1 skips scripts/setup-debian.sh; KC_BUILD_DIR overrides build/.
+# through kata-conmon with podman (private storage under /var/tmp/kata-conmon-demo.*): first with
+# runc, then pods in QEMU VMs with kata-runtime (scripts/demo-vm.sh: guest image built into the
+# private dir, sandbox dirs in /run/kc-demo.*), then cleans up.
+# KC_DEMO_SKIP_SETUP=1 skips scripts/setup-debian.sh; KC_BUILD_DIR overrides build/;
+# KC_DEMO_ACCEL=tcg|kvm|auto (default tcg) picks the VM accelerator; KC_DEMO_SKIP_VM=1 skips the VMs.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,16 +29,22 @@ if [ "${1:-}" != "__inner" ]; then
         [ -x "$exe" ] || die "no kata-conmon binary at $build/kata-conmon/kata-conmon"
         "$exe" --version
         work=$(mktemp -d /var/tmp/kata-conmon-demo.XXXXXX)
+        vmdir=$(mktemp -d /run/kc-demo.XXXXXX)
         # A private mount namespace: podman's mounts and its /var/lib/containers cache stay in it.
+        # The inner shell is a child subreaper: it reaps the monitors that podman daemonizes
+        # (PID 1 may not), and their orphans.
         rc=0
-        unshare --mount --propagation private bash "$0" __inner "$exe" "$work" || rc=$?
-        rm -rf "$work"
+        unshare --mount --propagation private python3 -c 'import ctypes, os, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0 or sys.exit("PR_SET_CHILD_SUBREAPER failed")
+os.execvp("bash", ["bash"] + sys.argv[1:])' "$top/scripts/demo.sh" __inner "$exe" "$work" "$vmdir" || rc=$?
+        rm -rf --one-file-system "$work" "$vmdir"
         if [ $rc = 0 ]; then say "demo finished: OK"; else say "demo FAILED (exit $rc)"; fi
         exit $rc
 fi
 
 exe=$2
 work=$3
+vmdir=$4
 mount -t tmpfs -o mode=0700 tmpfs /var/lib/containers 2>/dev/null || {
         mkdir -p /var/lib/containers && mount -t tmpfs -o mode=0700 tmpfs /var/lib/containers; }
 mkdir -p "$work"/{root,runroot,tmp,networks,home}
@@ -96,3 +105,7 @@ status=$(p inspect --format '{{.State.Status}} {{.State.ExitCode}}' demo)
 echo "after stop: $status"
 p rm demo >/dev/null
 [ "$(p ps -a -q)" = "" ] || die "containers left behind"
+
+if [ "${KC_DEMO_SKIP_VM:-0}" != 1 ]; then
+        "$(dirname "$0")/demo-vm.sh" "$(dirname "$(dirname "$exe")")" "$work" "$vmdir" localhost/kata-conmon-demo-bb
+fi
