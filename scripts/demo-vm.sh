@@ -106,7 +106,8 @@ t1=$(now)
 host=$(uname -r)
 echo "host kernel:  $host"
 echo "guest kernel: $guest"
-echo "pod start + run + VM teardown: $(secs "$t0" "$t1") s"
+t_rm=$(secs "$t0" "$t1")
+echo "run --rm (VM boot, container, exit, VM teardown): $t_rm s"
 [ -n "$guest" ] || die "no output from the guest"
 [ -d "/lib/modules/$guest" ] || die "'$guest' is not a kernel installed for the guest image"
 [ "$guest" != "$host" ] || echo "(the guest runs the same kernel version as the host)"
@@ -114,10 +115,11 @@ echo "pod start + run + VM teardown: $(secs "$t0" "$t1") s"
 
 say "a detached pod in a VM: run -d, logs, exec, stop"
 t0=$(now)
-id=$(p run -d --name demo-vm "$image" sh -c 'echo started in $(uname -r); trap "echo got SIGTERM; exit 7" TERM
-        while true; do sleep 1; done')
+id=$(p run -d --name demo-vm "$image" \
+        sh -c 'echo started in $(uname -r); trap "echo got SIGTERM; exit 7" TERM; while true; do sleep 1; done')
 t1=$(now)
-echo "container ${id:0:12}: run -d returned after $(secs "$t0" "$t1") s (the VM is up and the agent created it)"
+t_start=$(secs "$t0" "$t1")
+echo "container ${id:0:12}: pod started in $t_start s (run -d returns once the VM is up and its agent started the container)"
 logs=""
 for _ in $(seq 100); do
         logs=$(p logs demo-vm 2>/dev/null) || true
@@ -126,13 +128,14 @@ for _ in $(seq 100); do
 done
 echo "logs: $logs"
 [ "$logs" = "started in $guest" ] || die "unexpected logs: $logs"
-echo "pod start to first output: $(secs "$t0" "$(now)") s"
+t_out=$(secs "$t0" "$(now)")
+echo "pod start to the container's first output in the logs: $t_out s"
 mpid=$(p inspect --format '{{.State.ConmonPid}}' demo-vm)
 cpid=$(p inspect --format '{{.State.Pid}}' demo-vm)
 echo "monitor pid $mpid runs $(readlink -f "/proc/$mpid/exe")"
+echo "processes of this pod on the host (pid comm):"
+vm_procs | sed 's/^/  /'
 q=$(qemus)
-echo "QEMU processes of this pod:"
-echo "$q" | sed 's/^/  /'
 [ "$(echo "$q" | grep -c .)" = 1 ] || die "expected exactly one QEMU for the pod, found: $q"
 qpid=${q%% *}
 [ "$cpid" = "$qpid" ] || die "podman's container pid $cpid is not QEMU's ($qpid)"
@@ -159,4 +162,6 @@ left=$(vm_procs)
 [ -z "$(ls -A "$vmdir")" ] || die "sandbox dirs left in $vmdir: $(ls -A "$vmdir")"
 ! grep -q " $vmdir" /proc/self/mountinfo || die "mounts left under $vmdir"
 [ "$(p ps -a -q)" = "" ] || die "containers left behind"
-echo "no QEMU, virtiofsd, sandbox dir or mount left (one QEMU per pod, each gone with its pod)"
+echo "no QEMU, virtiofsd, VM monitor, stand-in, sandbox dir or mount left"
+echo
+echo "VM timings ($eff): run --rm $t_rm s; pod start (run -d) $t_start s; to first log line $t_out s"
