@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """journald fields of a pod's story in a private systemd-journald: the local engine's failed create,
 a VM pod (guest console under kata-guest, the monitors with KATA_SANDBOX_ID and KATA_VM_PID, a
-kata-runtime call), and a VM that cannot boot. KC_JOURNALD_CAPTURE=<file> saves journalctl output."""
+kata-runtime call), a VM that cannot boot and a virtiofsd that refuses to start.
+KC_JOURNALD_CAPTURE=<file> saves the journalctl output (for docs/debugging.md)."""
 import os
 import re
 import subprocess
@@ -190,6 +191,33 @@ def vm_bad_kernel(tap, j, cap, e, tmp, initrd):
         kr.cleanup()
 
 
+def vm_bad_virtiofsd(tap, j, cap, e, tmp, kernel, initrd):
+    """virtiofsd refuses its arguments: its stderr is in journald as kata-virtiofsd."""
+    conf = kcvm.write_conf(os.path.join(tmp, "badvfs.conf"), kernel, initrd,
+                           "virtio_fs_extra_args=--no-such-virtiofsd-option\n")
+    vmdir = os.path.join(tmp, "vm-badvfs")
+    menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir, **kcvm.sanitizer_env(tmp)}
+    kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root-badvfs"), dict(os.environ, **menv))
+    h = kccrio.Harness(e["KC_CONMON_VM"], os.path.join(tmp, "badvfs"),
+                       kcoci.make_rootfs(os.path.join(tmp, "rootfs-badvfs")), kr)
+    sid = "vfspod-" + os.urandom(4).hex()
+    try:
+        pod = create(h, sid, IDLE, {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid}, menv)
+        tap.ok(pod.pid is None or pod.pid < 0, "bad virtiofsd option: the sandbox create fails", f"sync={pod.sync}")
+        sync(j)
+        vfs = j.wait_entries(1, "SYSLOG_IDENTIFIER=kata-virtiofsd", f"KATA_SANDBOX_ID={sid}")
+        every = [(x.get("SYSLOG_IDENTIFIER"), x.get("MESSAGE")) for x in j.query(f"KATA_SANDBOX_ID={sid}")]
+        tap.ok(any("no-such-virtiofsd-option" in x.get("MESSAGE", "") and x.get("PRIORITY") == "4" for x in vfs),
+               "bad virtiofsd option: virtiofsd's complaint is in journald as kata-virtiofsd (warning)", every)
+        tap.ok(j.query("SYSLOG_IDENTIFIER=kata-conmon", f"KATA_SANDBOX_ID={sid}", "PRIORITY=3"),
+               "bad virtiofsd option: kata-conmon logs an error for the sandbox", every)
+        cap.run(f"KATA_SANDBOX_ID={sid}", "-o", "short-iso")
+        tap.eq(kcvm.processes_matching(f"sandbox-{sid}"), [], "bad virtiofsd option: no QEMU left")
+    finally:
+        h.cleanup()
+        kr.cleanup()
+
+
 def main():
     tap = Tap()
     kcjournald.reexec_in_mount_ns()
@@ -205,6 +233,7 @@ def main():
         kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
         vm_pod(tap, j, cap, e, tmp, kernel, initrd)
         vm_bad_kernel(tap, j, cap, e, tmp, initrd)
+        vm_bad_virtiofsd(tap, j, cap, e, tmp, kernel, initrd)
         reports = kcvm.sanitizer_reports(tmp)
         tap.eq(reports, [], "no sanitizer report from the monitors")
     except kcoci.Missing as ex:
