@@ -18,6 +18,7 @@ accel=${KC_DEMO_ACCEL:-tcg}
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
+trap 'echo "demo: the VM part failed: line $LINENO exited with status $?" >&2' ERR
 now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
