@@ -16,7 +16,7 @@
 struct KcVmConsole {
         int fd;
         guint source;
-        char *ident; /* "kata-<name>" */
+        char *ident;  /* "kata-<name>" */
         int priority; /* of lines without a level of their own */
         GString *line;
         GString *tail;
