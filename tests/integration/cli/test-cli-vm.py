@@ -29,17 +29,32 @@ except ImportError:
 tap = kctap.Tap()
 
 
-def create(h, cid, args, annotations, menv):
+def create(h, cid, args, annotations, menv, cgroup_mount=False):
     orig = kcoci.make_bundle
 
     def make_bundle(bundle, rootfs, a, **k):
         orig(bundle, rootfs, a, **k)
         kcvm.add_annotations(bundle, annotations)
+        if cgroup_mount:
+            # The container sees its own cgroup at /sys/fs/cgroup (as runc's default spec has it).
+            p = os.path.join(bundle, "config.json")
+            with open(p) as f:
+                spec = json.load(f)
+            spec.setdefault("mounts", []).append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                                  "source": "cgroup",
+                                                  "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+            with open(p, "w") as f:
+                json.dump(spec, f)
     kccrio.kcoci.make_bundle = make_bundle
     try:
         return h.create(cid, args, env=menv, timeout=180)
     finally:
         kccrio.kcoci.make_bundle = orig
+
+
+# Inside the container: its own cgroup directory under the cgroup2 mount (without a cgroup namespace
+# the runtime mounts the whole guest hierarchy there).
+CGROUP_DIR = "d=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); "
 
 
 def write_process(path, args, terminal=False):
@@ -85,8 +100,10 @@ def run(h, kr, menv, vmdir, tmp):
     if not tap.ok(pod.pid and pod.pid > 0, "sandbox created (VM booted)", f"sync={pod.sync} err={pod.parent_err!r}"):
         return
     tap.eq(kr.run("start", sid, check=False).returncode, 0, "start <sandbox>")
-    app = create(h, "app", ["sh", "-c", "trap 'exit 143' TERM; while true; do sleep 1; done"],
-                 {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv)
+    # app prints a tick every 0.2 s: its log shows whether it runs (pause/resume).
+    app = create(h, "app", ["sh", "-c", "trap 'exit 143' TERM; i=0; while true; do i=$((i+1)); echo tick-$i; "
+                            "sleep 0.2; done"],
+                 {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv, cgroup_mount=True)
     if not tap.ok(app.pid and app.pid > 0, "container created in the pod", f"sync={app.sync}"):
         return
     r = kr.run("start", "app", check=False)
@@ -108,9 +125,38 @@ def run(h, kr, menv, vmdir, tmp):
     r = subprocess.run([kr.path, kr.root_arg, "exec", "app", "sh", "-c", "kill -9 $$"], capture_output=True,
                        text=True, env=kr.env, timeout=60, stdin=subprocess.DEVNULL)
     tap.eq(r.returncode, 137, "exec with command args; a process killed by SIGKILL gives 137")
-    spec_bad = write_process(os.path.join(tmp, "p2.json"), ["/no/such/binary"])
-    r = kr.run("exec", "--process", spec_bad, "app", check=False)
-    tap.ok(r.returncode != 0 and r.stderr, "exec of a missing binary fails with a message", r.stderr)
+    # A program that cannot be started: the status a shell gives (127 not found, 126 not executable).
+    for i, (args, rc, phrase) in enumerate(((["/no/such/binary"], 127, "no such file or directory"),
+                                            (["nosuchcmd"], 127, "not found"),
+                                            (["/etc/passwd"], 126, "permission denied"),
+                                            (["/etc"], 126, "permission denied"))):
+        spec_bad = write_process(os.path.join(tmp, "bad%d.json" % i), args)
+        r = kr.run("exec", "--process", spec_bad, "app", check=False)
+        tap.ok(r.returncode == rc and phrase in r.stderr and args[0] in r.stderr,
+               f"exec of {args[0]}: exit {rc} with a message", (r.returncode, r.stderr))
+    r = subprocess.run([kr.path, kr.root_arg, "exec", "--detach", "--process", spec_bad, "app"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, env=kr.env, timeout=60)
+    tap.ok(r.returncode == 126 and "permission denied" in r.stderr, "exec --detach of a directory: exit 126",
+           (r.returncode, r.stderr))
+    r = kr.run("exec", "app", "sh", "-c", "exit 0", check=False)
+    tap.eq(r.returncode, 0, "the container still takes execs after the failed ones")
+
+    # update --resources (CRI-O's UpdateContainerResources): the guest's cgroup gets the new limits.
+    for limit, desc in ((64 * 1024 * 1024, "memory limit 64 MiB"), (96 * 1024 * 1024, "then 96 MiB")):
+        res = {"memory": {"limit": limit}, "cpu": {"shares": 512, "quota": 20000, "period": 100000},
+               "pids": {"limit": 200}}
+        r = subprocess.run([kr.path, kr.root_arg, "update", "--resources", "-", "app"], input=json.dumps(res),
+                           capture_output=True, text=True, env=kr.env, timeout=60)
+        tap.eq(r.returncode, 0, f"update --resources - app: {desc}", r.stderr)
+        r = kr.run("exec", "app", "sh", "-c", CGROUP_DIR + "cat $d/memory.max $d/cpu.max $d/pids.max",
+                   check=False)
+        tap.eq(r.stdout.split(), [str(limit), "20000", "100000", "200"],
+               f"the guest cgroup of app has it (memory.max, cpu.max, pids.max)", r.stderr)
+    r = subprocess.run([kr.path, kr.root_arg, "update", "--resources", "-", "app"],
+                       input=json.dumps({"memory": {"limit": "lots"}}), capture_output=True, text=True,
+                       env=kr.env, timeout=60)
+    tap.ok(r.returncode == 1 and "memory.limit" in r.stderr, "update with a mistyped limit: exit 1, a message",
+           r.stderr)
 
     # Terminal: the pty size reaches the guest; the output comes back through the tty stream.
     spec_tty = write_process(os.path.join(tmp, "p3.json"), ["sh", "-c", "stty size; tty; exit 3"], terminal=True)
@@ -138,12 +184,22 @@ def run(h, kr, menv, vmdir, tmp):
     # ps, pause/resume, kill -a.
     r = kr.run("ps", "--format", "json", "app", check=False)
     tap.ok(r.returncode == 0 and json.loads(r.stdout) == [app.pid], "ps --format json: the stand-in pid", r.stdout)
+    def ticks():
+        return (app.log_text() or "").count("tick-")
     tap.eq(kr.run("pause", "app", check=False).returncode, 0, "pause app")
     tap.eq(json.loads(kr.run("state", "app").stdout)["status"], "paused", "state app: paused")
+    time.sleep(0.5)
+    n0 = ticks()
+    time.sleep(1.5)
+    n1 = ticks()
+    tap.ok(n0 > 0 and n1 == n0, "paused: app's processes are frozen (no ticks in 1.5 s)", (n0, n1))
     r = kr.run("exec", "--process", spec, "app", check=False)
     tap.ok(r.returncode == 1 and "paused" in r.stderr, "exec into a paused container is refused", r.stderr)
     tap.eq(kr.run("resume", "app", check=False).returncode, 0, "resume app")
     tap.eq(json.loads(kr.run("state", "app").stdout)["status"], "running", "state app: running again")
+    tap.ok(kcoci.wait_for(lambda: ticks() > n1 + 2, 10), "resumed: app ticks again", (n1, ticks()))
+    r = kr.run("exec", "app", "sh", "-c", CGROUP_DIR + "cat $d/cgroup.freeze", check=False)
+    tap.eq(r.stdout.strip(), "0", "the guest cgroup is thawed (cgroup.freeze 0)", r.stderr)
     tap.eq(kr.run("kill", "-a", "app", "KILL", check=False).returncode, 0, "kill -a app KILL")
     tap.eq(app.wait_exit(30), "137", "app's exit status is 137")
     st = json.loads(kr.run("state", "app").stdout)
