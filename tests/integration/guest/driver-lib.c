@@ -30,12 +30,17 @@ void on_data(KcAgentClient *c, uint32_t stream, const uint8_t *buf, size_t len, 
 void on_event(KcAgentClient *c, const char *type, JsonObject *ev, void *userdata) {
         Ctx *ctx = userdata;
 
-        if (strcmp(type, "exit") == 0)
+        const char *id = NULL, *eid = NULL;
+
+        (void) kc_json_get_id(ev, "container-id", false, &id);
+        (void) kc_json_get_id(ev, "exec-id", false, &eid);
+        if (strcmp(type, "exit") == 0) {
                 g_ptr_array_add(ctx->exit_events, json_object_ref(ev));
-        if (strcmp(type, "oom") == 0) {
-                const char *id = NULL;
-                if (kc_json_get_id(ev, "container-id", true, &id) == 0)
-                        g_ptr_array_add(ctx->oom_events, g_strdup(id));
+                g_ptr_array_add(ctx->events, g_strdup_printf("exit:%s:%s", id ?: "", eid ?: ""));
+        }
+        if (strcmp(type, "oom") == 0 && id) {
+                g_ptr_array_add(ctx->oom_events, g_strdup(id));
+                g_ptr_array_add(ctx->events, g_strdup_printf("oom:%s", id));
         }
 }
 

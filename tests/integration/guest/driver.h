@@ -14,6 +14,7 @@ typedef struct Ctx {
         GHashTable *eofs; /* stream id set */
         GPtrArray *exit_events;
         GPtrArray *oom_events; /* container ids */
+        GPtrArray *events;     /* "oom:<id>", "exit:<id>:<exec id>" in arrival order */
         uint32_t held_stream;  /* not credited back while set */
         const char *shared_dir;
         const char *template;
@@ -43,3 +44,7 @@ int run_simple(Ctx *ctx, const char *name, const char *const *args, Streams *s, 
 int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, bool tty, Streams *ret);
 bool wait_output(Ctx *ctx, uint32_t stream, const char *needle, int timeout_ms);
 int connect_unix(const char *path);
+
+/* driver-control.c */
+void test_control(Ctx *ctx, bool cgroup2);
+void test_oom_exit(Ctx *ctx);

@@ -440,6 +440,7 @@ int main(int argc, char **argv) {
         ctx.eofs = g_hash_table_new(g_direct_hash, g_direct_equal);
         ctx.exit_events = g_ptr_array_new_with_free_func((GDestroyNotify) json_object_unref);
         ctx.oom_events = g_ptr_array_new_with_free_func(g_free);
+        ctx.events = g_ptr_array_new_with_free_func(g_free);
         g_mkdir_with_parents(shared, 0755);
 
         if (channel_fd >= 0) {
@@ -518,9 +519,11 @@ int main(int argc, char **argv) {
         test_slow_consumer(&ctx);
         test_exit_with_held_output(&ctx);
         test_errors(&ctx);
+        test_control(&ctx, stats);
         if (stats) {
                 test_stats(&ctx);
                 test_oom(&ctx);
+                test_oom_exit(&ctx);
         }
 destroy : {
         g_autoptr(JsonObject) d = kc_request_new("destroy-sandbox");
@@ -546,5 +549,6 @@ destroy : {
         g_hash_table_destroy(ctx.eofs);
         g_ptr_array_unref(ctx.exit_events);
         g_ptr_array_unref(ctx.oom_events);
+        g_ptr_array_unref(ctx.events);
         return ctx.failed ? 1 : 0;
 }
