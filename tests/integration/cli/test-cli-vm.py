@@ -143,8 +143,9 @@ def run(h, kr, menv, vmdir, tmp):
 
     # update --resources (CRI-O's UpdateContainerResources): the guest's cgroup gets the new limits.
     for limit, desc in ((64 * 1024 * 1024, "memory limit 64 MiB"), (96 * 1024 * 1024, "then 96 MiB")):
-        res = {"memory": {"limit": limit}, "cpu": {"shares": 512, "quota": 20000, "period": 100000},
-               "pids": {"limit": 200}}
+        # The second one as CRI-O sends it: swap equal to the limit (no swap on top).
+        res = {"memory": {"limit": limit} if limit == 64 * 1024 * 1024 else {"limit": limit, "swap": limit},
+               "cpu": {"shares": 512, "quota": 20000, "period": 100000}, "pids": {"limit": 200}}
         r = subprocess.run([kr.path, kr.root_arg, "update", "--resources", "-", "app"], input=json.dumps(res),
                            capture_output=True, text=True, env=kr.env, timeout=60)
         tap.eq(r.returncode, 0, f"update --resources - app: {desc}", r.stderr)
