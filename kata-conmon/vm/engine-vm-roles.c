@@ -19,6 +19,22 @@
 
 #define JOIN_HELLO_TIMEOUT_S 30
 
+
+/* Container and exec monitors log KATA_VM_PID too, from the sandbox's S/qemu.pid (a decimal pid
+ * written by the sandbox monitor; anything else is ignored). */
+static void set_vm_pid_field(const char *sandbox_dir) {
+        g_autofree char *path = g_build_filename(sandbox_dir, "qemu.pid", NULL);
+        _cleanup_free_ char *text = NULL;
+        int pid;
+
+        if (read_file_bounded(path, 32, &text, NULL) < 0)
+                return;
+        g_strstrip(text);
+        if (safe_atoi(text, &pid) < 0 || pid <= 0)
+                return;
+        kc_log_set_field("KATA_VM_PID", text);
+}
+
 static gboolean fail_idle(gpointer userdata) {
         VmEngine *ve = userdata;
         g_autofree char *msg = g_steal_pointer(&ve->fail_message);
@@ -232,6 +248,7 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                 return 0;
         case VM_CONTAINER:
         case VM_EXEC:
+                set_vm_pid_field(ve->sandbox_dir);
                 fd = connect_mux(ve->sandbox_dir);
                 if (fd < 0) {
                         *ret_error = g_strdup_printf("sandbox %s not found: container not running (%s)",

@@ -309,9 +309,12 @@ int kc_vm_sandbox_connect(KcVmSandbox *sb) {
 
 char *kc_vm_sandbox_diagnostics(KcVmSandbox *sb) {
         kc_vm_console_drain(sb->qemu_err);
+        kc_vm_console_drain(sb->vfs_err);
         kc_vm_console_drain(sb->console);
-        const char *q = kc_vm_console_tail(sb->qemu_err), *c = kc_vm_console_tail(sb->console);
-        return g_strdup_printf("%s%s", q, c);
+        /* virtiofsd's complaint explains a VM that cannot start its shared filesystem. */
+        const char *q = kc_vm_console_tail(sb->qemu_err), *v = kc_vm_console_tail(sb->vfs_err),
+                   *c = kc_vm_console_tail(sb->console);
+        return g_strdup_printf("%s%s%s", q, v, c);
 }
 
 static gboolean on_kill_timer(gpointer userdata) {

@@ -132,6 +132,9 @@ def vm_pod(tap, j, cap, e, tmp, kernel, initrd):
         wmon = j.query("SYSLOG_IDENTIFIER=kata-conmon", f"KATA_SANDBOX_ID={sid}", "CONTAINER_ID_FULL=web")
         tap.ok(len(wmon) >= 1, "the container monitor's lines carry KATA_SANDBOX_ID and its CONTAINER_ID_FULL",
                [x.get("MESSAGE") for x in wmon])
+        tap.ok(wmon and all(x.get("KATA_VM_PID") == str(pod.pid) for x in wmon),
+               "the container monitor's lines carry the pod's KATA_VM_PID too",
+               [(x.get("MESSAGE"), x.get("KATA_VM_PID")) for x in wmon])
 
         rt = j.query("SYSLOG_IDENTIFIER=kata-runtime", "CONTAINER_ID_FULL=web")
         tap.ok(any("started" in x.get("MESSAGE", "") and x.get("KATA_SANDBOX_ID") == sid for x in rt),
@@ -204,6 +207,8 @@ def vm_bad_virtiofsd(tap, j, cap, e, tmp, kernel, initrd):
     try:
         pod = create(h, sid, IDLE, {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid}, menv)
         tap.ok(pod.pid is None or pod.pid < 0, "bad virtiofsd option: the sandbox create fails", f"sync={pod.sync}")
+        tap.ok("no-such-virtiofsd-option" in str(pod.sync),
+               "bad virtiofsd option: the error on the sync pipe carries virtiofsd's complaint", f"sync={pod.sync}")
         sync(j)
         vfs = j.wait_entries(1, "SYSLOG_IDENTIFIER=kata-virtiofsd", f"KATA_SANDBOX_ID={sid}")
         every = [(x.get("SYSLOG_IDENTIFIER"), x.get("MESSAGE")) for x in j.query(f"KATA_SANDBOX_ID={sid}")]
