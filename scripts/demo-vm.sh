@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The VM part of the demo: a pod in a QEMU VM through kata-conmon and kata-runtime, with podman.
-# Run by scripts/demo.sh inside its private mount namespace, after its runc part:
+# Run by scripts/demo.sh (not alone) inside its private mount namespace, where /var/lib/containers and
+# /run/kata-conmon are private tmpfs, after its runc part:
 #   demo-vm.sh BUILD_DIR WORK_DIR VM_RUN_DIR IMAGE
 # BUILD_DIR: absolute meson build dir; WORK_DIR: the demo's private dir (podman storage, containing
 # IMAGE); VM_RUN_DIR: an empty private dir for the sandbox dirs (short path: sockets must fit
@@ -31,7 +32,7 @@ for f in "$exe" "$build/kata-conmon/kata-conmon-vm" "$runtime" "$agent" "$mkimag
 done
 qemu=/usr/bin/qemu-system-x86_64
 [ -x "$qemu" ] || die "missing $qemu (Debian package qemu-system-x86)"
-[ -d "$vmdir" ] && [ -z "$(ls -A "$vmdir")" ] || die "VM_RUN_DIR $vmdir must be an empty directory"
+if [ ! -d "$vmdir" ] || [ -n "$(ls -A "$vmdir")" ]; then die "VM_RUN_DIR $vmdir must be an empty directory"; fi
 
 # Live (not zombie) processes of this demo's VMs, as "pid comm" lines: QEMU and virtiofsd (their
 # command line names $vmdir), the VM monitors and their stand-ins (their environment does).
@@ -71,6 +72,9 @@ eff=$("$runtime" env | sed -n 's/.*"effective_accel" : "\([a-z]*\)".*/\1/p')
 echo "configuration $conf (KATA_CONMON_CONF): accel=$accel, QEMU will use $eff"
 
 # podman's monitor gets the configuration through conmon_env_vars; kata-runtime through podman's env.
+# kata-runtime and the monitor keep their state in /run/kata-conmon, which demo.sh made a private
+# tmpfs (a --runtime-flag root=... does not reach the cleanup that podman's exit command runs: the
+# state of every container was left behind when tried).
 cat >"$work/containers-vm.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
@@ -93,7 +97,7 @@ cleanup() {
         "${pm[@]}" rm -a -f -t 0 >/dev/null 2>&1 || true
         # Only if the monitors failed to: the processes of our private sandbox dirs, by pid.
         for pid in $(vm_procs | awk '{ print $1 }'); do kill -KILL "$pid" 2>/dev/null || true; done
-        grep -o " $vmdir[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+        grep -o " ${vmdir}[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
         find "$vmdir" -mindepth 1 -delete 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -163,6 +167,7 @@ left=$(vm_procs)
 [ -z "$(ls -A "$vmdir")" ] || die "sandbox dirs left in $vmdir: $(ls -A "$vmdir")"
 ! grep -q " $vmdir" /proc/self/mountinfo || die "mounts left under $vmdir"
 [ "$(p ps -a -q)" = "" ] || die "containers left behind"
+[ -z "$(ls -A /run/kata-conmon 2>/dev/null)" ] || die "state left in /run/kata-conmon: $(ls -A /run/kata-conmon)"
 echo "no QEMU, virtiofsd, VM monitor, stand-in, sandbox dir or mount left"
 echo
 echo "VM timings ($eff): run --rm $t_rm s; pod start (run -d) $t_start s; to first log line $t_out s"

@@ -30,14 +30,22 @@ if [ "${1:-}" != "__inner" ]; then
         "$exe" --version
         work=$(mktemp -d /var/tmp/kata-conmon-demo.XXXXXX)
         vmdir=$(mktemp -d /run/kc-demo.XXXXXX)
-        # A private mount namespace: podman's mounts and its /var/lib/containers cache stay in it.
+        # A private mount namespace: podman's mounts stay in it, and the inner part mounts empty
+        # tmpfs over the machine-wide directories podman and the runtimes use (exit commands and
+        # cleanup processes that podman spawns see them too). Those that do not exist yet are
+        # created for the mount points and removed again afterwards.
+        private_dirs=(/var/lib/containers /run/runc /run/kata-conmon)
+        made=()
+        for d in "${private_dirs[@]}"; do [ -d "$d" ] || made+=("$d"); done
         # The inner shell is a child subreaper: it reaps the monitors that podman daemonizes
         # (PID 1 may not), and their orphans.
         rc=0
         unshare --mount --propagation private python3 -c 'import ctypes, os, sys
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0 or sys.exit("PR_SET_CHILD_SUBREAPER failed")
-os.execvp("bash", ["bash"] + sys.argv[1:])' "$top/scripts/demo.sh" __inner "$exe" "$work" "$vmdir" || rc=$?
+os.execvp("bash", ["bash"] + sys.argv[1:])' "$top/scripts/demo.sh" __inner "$exe" "$work" "$vmdir" \
+                "${private_dirs[@]}" || rc=$?
         rm -rf --one-file-system "$work" "$vmdir"
+        for d in "${made[@]}"; do rmdir "$d" 2>/dev/null || true; done
         if [ $rc = 0 ]; then say "demo finished: OK"; else say "demo FAILED (exit $rc)"; fi
         exit $rc
 fi
@@ -45,8 +53,10 @@ fi
 exe=$2
 work=$3
 vmdir=$4
-mount -t tmpfs -o mode=0700 tmpfs /var/lib/containers 2>/dev/null || {
-        mkdir -p /var/lib/containers && mount -t tmpfs -o mode=0700 tmpfs /var/lib/containers; }
+for d in "${@:5}"; do
+        mkdir -p "$d"
+        mount -t tmpfs -o mode=0700 tmpfs "$d"
+done
 mkdir -p "$work"/{root,runroot,tmp,networks,home}
 cat >"$work/containers.conf" <<CONF
 [containers]
@@ -71,7 +81,7 @@ p() {
 }
 cleanup() {
         "${pm[@]}" rm -a -f -t 0 >/dev/null 2>&1 || true
-        grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+        grep -o " ${work}[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
 trap cleanup EXIT
 
