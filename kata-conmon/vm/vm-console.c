@@ -20,6 +20,8 @@ struct KcVmConsole {
         int priority; /* of lines without a level of their own */
         GString *line;
         GString *tail;
+        KcVmConsoleLineFunc on_line;
+        void *on_line_userdata;
 };
 
 /* The agent writes "[kata-agent:<e|w|i|d>]: ..." on the console: its lines keep their level (an
@@ -65,6 +67,8 @@ static void emit(KcVmConsole *c) {
         c->line->len = strlen(c->line->str);
         if (c->line->len > 0) {
                 log_line(c);
+                if (c->on_line)
+                        c->on_line(c->line->str, c->on_line_userdata);
                 g_string_append(c->tail, c->line->str);
                 g_string_append_c(c->tail, '\n');
                 if (c->tail->len > TAIL_MAX) {
@@ -121,6 +125,11 @@ KcVmConsole *kc_vm_console_new(int fd, const char *name) {
         c->tail = g_string_new(NULL);
         c->source = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
         return c;
+}
+
+void kc_vm_console_set_line_func(KcVmConsole *c, KcVmConsoleLineFunc func, void *userdata) {
+        c->on_line = func;
+        c->on_line_userdata = userdata;
 }
 
 void kc_vm_console_drain(KcVmConsole *c) {

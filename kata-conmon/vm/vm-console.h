@@ -7,6 +7,9 @@ typedef struct KcVmConsole KcVmConsole;
  * (name: "guest", "qemu", "virtiofsd") and our usual journald fields; priority: the kata-agent's
  * own level for its "[kata-agent:<l>]: " lines, else info for "guest" and warning otherwise. */
 KcVmConsole *kc_vm_console_new(int fd, const char *name);
+/* Called with every (sanitized) line after it was logged. */
+typedef void (*KcVmConsoleLineFunc)(const char *line, void *userdata);
+void kc_vm_console_set_line_func(KcVmConsole *c, KcVmConsoleLineFunc func, void *userdata);
 /* Reads whatever is still buffered in the fd (non-blocking). */
 void kc_vm_console_drain(KcVmConsole *c);
 /* The last lines seen (at most ~2 KiB), for error messages. */

@@ -140,6 +140,19 @@ static int start_virtiofsd(KcVmSandbox *sb, const KcVmConfig *c, const char *soc
         return 0;
 }
 
+/* On a KVM internal error (e.g. an instruction the host's KVM cannot emulate) QEMU stops the
+ * guest but keeps running, so the pod would hang until the start timeout or forever: treat it as
+ * the VM's death. Killing QEMU takes the usual exit path, whose message carries these lines. */
+static void on_qemu_stderr_line(const char *line, void *userdata) {
+        KcVmSandbox *sb = userdata;
+
+        if (!strstr(line, "KVM internal error") || sb->qemu_pid <= 0)
+                return;
+        log_error("QEMU reports a KVM internal error: the VM cannot run on this host's KVM; stopping it "
+                  "(set accel=tcg in [hypervisor.qemu] where KVM is unusable)");
+        (void) kill(sb->qemu_pid, SIGKILL);
+}
+
 /* vhost-user devices (virtiofsd) refuse legacy virtio, which is microvm's virtio-mmio default. */
 static void ensure_modern_virtio_mmio(const KcVmConfig *c, char ***argv) {
         GPtrArray *a;
@@ -214,6 +227,7 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
         kc_reaper_watch(sb->reaper, sb->qemu_pid, on_qemu_exit, sb);
         sb->console = kc_vm_console_new(con[0], "guest");
         sb->qemu_err = kc_vm_console_new(err_r, "qemu");
+        kc_vm_console_set_line_func(sb->qemu_err, on_qemu_stderr_line, sb);
         (void) write_pid(sb->dir, "qemu.pid", sb->qemu_pid);
         return kc_mux_new(chan[0], on_channel_closed, sb, &sb->mux);
 fail:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kcvm  # noqa: E402
@@ -123,6 +124,22 @@ def cases(tap, h, e, tmp, vmdir, kernel, initrd, kr):
                            "valid_hypervisor_paths=/bin/false\n")
     c = attempt(h, "bad-qemu", dict(menv, KATA_CONMON_CONF=badq))
     check(tap, c, "QEMU that fails to start", r"VM of sandbox bad-qemu stopped during start-up", tmp, vmdir, kr)
+
+    # A QEMU whose KVM cannot run the guest: it reports a KVM internal error and then just sits
+    # there (the guest is stopped). The monitor must give up at once, not after vm_start_timeout.
+    stuck = os.path.join(tmp, "stuck-qemu")
+    with open(stuck, "w") as f:
+        f.write("#!/bin/sh\necho 'KVM internal error. Suberror: 1' >&2\necho 'emulation failure' >&2\n"
+                "exec sleep 120\n")
+    os.chmod(stuck, 0o755)
+    stuckc = kcvm.write_conf(os.path.join(tmp, "stuck.conf"), kernel, initrd,
+                             f"path={stuck}\nvalid_hypervisor_paths={stuck}\n")
+    t0 = time.monotonic()
+    c = attempt(h, "kvm-error", dict(menv, KATA_CONMON_CONF=stuckc))
+    took = time.monotonic() - t0
+    check(tap, c, "QEMU stopped by a KVM internal error", r"KVM internal error", tmp, vmdir, kr)
+    tap.ok(took < 20, "QEMU stopped by a KVM internal error: the create fails at once, not at the timeout",
+           f"{took:.1f} s")
 
     with open(os.path.join(tmp, "broken.conf"), "w") as f:
         f.write("[hypervisor.qemu]\naccel=warp-drive\n")
