@@ -185,13 +185,13 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
         g_autofree char *label = NULL;
         int r, fd;
 
-        ve->root = kc_vm_runtime_root(o->runtime_args);
         r = kc_vm_config_load(&ve->config);
         if (r < 0) {
                 *ret_error = g_strdup_printf("invalid kata-conmon configuration (%s): see the log",
                                              g_strerror(-r));
                 return r;
         }
+        ve->root = kc_vm_runtime_root(o->runtime_args, ve->config->runtime_root);
         if (o->exec) {
                 ve->role = VM_EXEC;
                 r = load_exec_target(ve, ret_error);

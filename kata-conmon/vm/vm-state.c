@@ -13,7 +13,7 @@
 #include "message.h"
 #include "vm-state.h"
 
-char *kc_vm_runtime_root(char *const *args) {
+char *kc_vm_runtime_root(char *const *args, const char *fallback) {
         const char *root = NULL;
 
         for (size_t i = 0; args && args[i]; i++) {
@@ -22,7 +22,9 @@ char *kc_vm_runtime_root(char *const *args) {
                 else if (strcmp(args[i], "--root") == 0 && args[i + 1])
                         root = args[++i];
         }
-        return g_strdup(root && root[0] ? root : KC_VM_DEFAULT_RUNTIME_ROOT);
+        if (root && root[0])
+                return g_strdup(root);
+        return g_strdup(fallback && fallback[0] ? fallback : KC_VM_DEFAULT_RUNTIME_ROOT);
 }
 
 int kc_proc_start_time(pid_t pid, unsigned long long *ret) {

@@ -7,8 +7,9 @@
 
 #define KC_VM_DEFAULT_RUNTIME_ROOT "/run/kata-conmon"
 
-/* The runtime root from the monitor's --runtime-arg list (--root=R or --root R; last wins). */
-char *kc_vm_runtime_root(char *const *runtime_args);
+/* The runtime root from the monitor's --runtime-arg list (--root=R or --root R; last wins), else
+ * fallback (the configuration's runtime_root), else KC_VM_DEFAULT_RUNTIME_ROOT. */
+char *kc_vm_runtime_root(char *const *runtime_args, const char *fallback);
 
 /* Field 22 of /proc/<pid>/stat. */
 int kc_proc_start_time(pid_t pid, unsigned long long *ret);

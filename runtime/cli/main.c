@@ -11,6 +11,7 @@
 #include "oci-features.h"
 #include "kata-runtime.h"
 #include "log.h"
+#include "vm-config.h"
 
 /* create/run are the monitor's: kata-conmon boots the VM or adds the container itself. A generic
  * conmon calling us would otherwise get a confusing "unknown command". */
@@ -158,7 +159,8 @@ static int parse_global(KrContext *ctx, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        KrContext ctx = {.root = KR_DEFAULT_ROOT, .log_format = KR_LOG_TEXT};
+        KrContext ctx = {.log_format = KR_LOG_TEXT};
+        g_autoptr(KcVmConfig) config = NULL;
         const char *verb;
         int r;
 
@@ -175,6 +177,17 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 log_error_errno(r, "Failed to open log file %s: %m", ctx.log_path);
                 return 1;
+        }
+
+        /* --root (CRI-O always passes its runtime_root) wins; else [runtime] runtime_root of
+         * kata-conmon.conf, as the monitor does. A broken file must not stop state/delete. */
+        if (!ctx.root) {
+                if (kc_vm_config_load(&config) >= 0)
+                        ctx.root = config->runtime_root;
+                else
+                        log_warning("Using the default state directory %s", KR_DEFAULT_ROOT);
+                if (!ctx.root)
+                        ctx.root = KR_DEFAULT_ROOT;
         }
 
         if (optind >= argc) {

@@ -572,6 +572,23 @@ def t_check_env():
     tap.ok(r.returncode == 1 and "missing.conf" in r.stderr, "env with a missing KATA_CONMON_CONF: exit 1", r.stderr)
 
 
+def t_root_from_config():
+    """Without --root, [runtime] runtime_root of kata-conmon.conf is the state directory."""
+    p = sleeper()
+    write_state("cfgroot", pid=p.pid, start=start_time(p.pid))
+    conf = os.path.join(TMP, "root-from-config.conf")
+    with open(conf, "w") as f:
+        f.write(f"[runtime]\nruntime_root={ROOT}\n")
+    r = kr("state", "cfgroot", root=None, env={"KATA_CONMON_CONF": conf})
+    tap.eq(r.returncode, 0, "no --root: state finds the container under the configured runtime_root", r.stderr)
+    other = os.path.join(TMP, "empty-root")
+    os.makedirs(other, exist_ok=True)
+    r = kr("state", "cfgroot", root=other, env={"KATA_CONMON_CONF": conf})
+    tap.ok(r.returncode != 0 and NOT_FOUND.search(r.stderr), "--root wins over the configured runtime_root",
+           r.stderr)
+    p.kill()
+
+
 def main():
     if not K or not os.access(K, os.X_OK):
         tap.fail_prereq(f"KC_RUNTIME={K!r} is not an executable (kata-runtime not built?)")
@@ -579,7 +596,7 @@ def main():
     os.environ["KATA_CONMON_VM_RUN_DIR"] = RUN
     try:
         for t in (t_version, t_features, t_usage_errors, t_not_found, t_log_formats, t_state_liveness, t_with_mux,
-                  t_delete_sandbox, t_check_env):
+                  t_delete_sandbox, t_check_env, t_root_from_config):
             with tap.case(t.__name__):
                 t()
     finally:

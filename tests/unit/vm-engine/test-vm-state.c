@@ -15,15 +15,18 @@ static void test_runtime_root(void) {
         char *sep[] = {(char *) "--debug", (char *) "--root", (char *) "/r2", NULL};
         char *last[] = {(char *) "--root=/r1", (char *) "--root", (char *) "/r3", NULL};
         char *dangling[] = {(char *) "--root", NULL};
-        g_autofree char *a = kc_vm_runtime_root(none), *b = kc_vm_runtime_root(eq),
-                        *c = kc_vm_runtime_root(sep), *d = kc_vm_runtime_root(last),
-                        *e = kc_vm_runtime_root(dangling), *f = kc_vm_runtime_root(NULL);
+        g_autofree char *a = kc_vm_runtime_root(none, NULL), *b = kc_vm_runtime_root(eq, "/cfg"),
+                        *c = kc_vm_runtime_root(sep, NULL), *d = kc_vm_runtime_root(last, NULL),
+                        *e = kc_vm_runtime_root(dangling, NULL), *f = kc_vm_runtime_root(NULL, NULL),
+                        *g = kc_vm_runtime_root(none, "/cfg");
         g_assert_cmpstr(a, ==, "/run/kata-conmon");
         g_assert_cmpstr(b, ==, "/r1");
         g_assert_cmpstr(c, ==, "/r2");
         g_assert_cmpstr(d, ==, "/r3");
         g_assert_cmpstr(e, ==, "/run/kata-conmon");
         g_assert_cmpstr(f, ==, "/run/kata-conmon");
+        /* No --root: the configuration's runtime_root; --root always wins over it. */
+        g_assert_cmpstr(g, ==, "/cfg");
 }
 
 static void test_start_time(void) {
