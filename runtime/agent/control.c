@@ -22,7 +22,8 @@ static Container *find_live(Agent *a, uint32_t id, JsonObject *req) {
 
         c = agent_find(a, req, NULL, &r);
         if (!c) {
-                channel_reply_error(a->channel, id, r, r == -EINVAL ? "invalid container-id" : "no such container");
+                channel_reply_error(a->channel, id, r,
+                                    r == -EINVAL ? "invalid container-id" : "no such container");
                 return NULL;
         }
         if (c->init->spawning || c->init->exited || c->status == CONTAINER_STOPPED) {
@@ -45,7 +46,8 @@ void container_on_update(Agent *a, uint32_t id, JsonObject *req) {
         if (!c)
                 return;
         if (kc_json_get_object(req, "resources", true, &res) < 0)
-                return channel_reply_error(a->channel, id, EINVAL, "update-container needs a resources object");
+                return channel_reply_error(a->channel, id, EINVAL,
+                                           "update-container needs a resources object");
         r = kc_resources_filter(res, &guest, &err);
         if (r < 0)
                 return channel_reply_error(a->channel, id, r, "%s", err ?: "invalid resources");
@@ -161,8 +163,9 @@ int container_check_program(Container *c, JsonObject *process, char **ret_error)
         if (r == -EACCES)
                 *ret_error = g_strdup_printf("exec: \"%s\": permission denied", prog);
         else if (r < 0)
-                *ret_error = g_strdup_printf(strchr(prog, '/') ? "exec: \"%s\": no such file or directory"
-                                                               : "exec: \"%s\": executable file not found in $PATH",
+                *ret_error = g_strdup_printf(strchr(prog, '/')
+                                                     ? "exec: \"%s\": no such file or directory"
+                                                     : "exec: \"%s\": executable file not found in $PATH",
                                              prog);
         return r;
 }

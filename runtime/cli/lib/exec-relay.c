@@ -154,11 +154,13 @@ static void on_exec_reply(KcAgentClient *c, int result, JsonObject *reply, void 
                         /* The program cannot be started: the status a shell reports (127, 126). */
                         (void) kc_json_get_int(reply, "exit-code", 126, 127, false, &code);
                 }
-                text = g_strdup_printf("exec failed: %s%s\n", code ? "unable to start container process: " : "",
+                text = g_strdup_printf("exec failed: %s%s\n",
+                                       code ? "unable to start container process: " : "",
                                        msg ? msg : strerror(-result));
                 report_ready(r, text);
                 log_error_errno(result, "Failed to exec in container %s: %s%s", r->p->container_id,
-                                code ? "unable to start container process: " : "", msg ? msg : strerror(-result));
+                                code ? "unable to start container process: " : "",
+                                msg ? msg : strerror(-result));
                 finish(r, code ? (int) code : result);
                 return;
         }

@@ -97,8 +97,9 @@ int kc_request_exec(const char *container_id, const char *exec_id, JsonObject *p
 
 int kc_request_for_process(const char *type, const char *container_id, const char *exec_id,
                            JsonObject **ret) {
-        static const char *const types[] = {"start-container", "wait",           "close-stdin",     "state",
-                                            "stats",           "pause-container", "resume-container", NULL};
+        static const char *const types[] = {
+                "start-container",  "wait", "close-stdin", "state", "stats", "pause-container",
+                "resume-container", NULL};
         bool known = false;
         JsonObject *o;
 

@@ -19,16 +19,11 @@ typedef struct Field {
 } Field;
 
 static const Field memory_fields[] = {
-        {"limit", KIND_INT, -1, INT64_MAX, true},
-        {"reservation", KIND_INT, -1, INT64_MAX, true},
-        {"swap", KIND_INT, -1, INT64_MAX, true},
-        {"kernel", KIND_INT, -1, INT64_MAX, false},
-        {"kernelTCP", KIND_INT, -1, INT64_MAX, false},
-        {"swappiness", KIND_INT, 0, 100, false},
-        {"disableOOMKiller", KIND_BOOL, 0, 0, false},
-        {"useHierarchy", KIND_BOOL, 0, 0, false},
-        {"checkBeforeUpdate", KIND_BOOL, 0, 0, false},
-        {},
+        {"limit", KIND_INT, -1, INT64_MAX, true},      {"reservation", KIND_INT, -1, INT64_MAX, true},
+        {"swap", KIND_INT, -1, INT64_MAX, true},       {"kernel", KIND_INT, -1, INT64_MAX, false},
+        {"kernelTCP", KIND_INT, -1, INT64_MAX, false}, {"swappiness", KIND_INT, 0, 100, false},
+        {"disableOOMKiller", KIND_BOOL, 0, 0, false},  {"useHierarchy", KIND_BOOL, 0, 0, false},
+        {"checkBeforeUpdate", KIND_BOOL, 0, 0, false}, {},
 };
 
 static const Field cpu_fields[] = {
@@ -75,26 +70,32 @@ static int filter_section(JsonObject *res, const char *section, const Field *fie
                 int64_t v = 0;
                 bool b = false;
 
-                if (!json_object_has_member(o, f->name) || JSON_NODE_HOLDS_NULL(json_object_get_member(o, f->name)))
+                if (!json_object_has_member(o, f->name) ||
+                    JSON_NODE_HOLDS_NULL(json_object_get_member(o, f->name)))
                         continue;
                 switch (f->kind) {
                 case KIND_INT:
                         if (kc_json_get_int(o, f->name, f->min, f->max, true, &v) < 0)
-                                return fail(ret_error, "resources.%s.%s must be an integer in %" G_GINT64_FORMAT
-                                            " … %" G_GINT64_FORMAT, section, f->name, f->min, f->max);
+                                return fail(ret_error,
+                                            "resources.%s.%s must be an integer in %" G_GINT64_FORMAT
+                                            " … %" G_GINT64_FORMAT,
+                                            section, f->name, f->min, f->max);
                         if (f->keep)
                                 json_object_set_int_member(kept, f->name, v);
                         break;
                 case KIND_BOOL:
                         if (kc_json_get_bool(o, f->name, true, &b) < 0)
-                                return fail(ret_error, "resources.%s.%s must be a boolean", section, f->name);
+                                return fail(ret_error, "resources.%s.%s must be a boolean", section,
+                                            f->name);
                         if (f->keep)
                                 json_object_set_boolean_member(kept, f->name, b);
                         break;
                 case KIND_STRING:
                         if (kc_json_get_string(o, f->name, (size_t) f->max, true, &s) < 0)
-                                return fail(ret_error, "resources.%s.%s must be a string of at most %" G_GINT64_FORMAT
-                                            " bytes", section, f->name, f->max);
+                                return fail(ret_error,
+                                            "resources.%s.%s must be a string of at most %" G_GINT64_FORMAT
+                                            " bytes",
+                                            section, f->name, f->max);
                         if (f->keep)
                                 json_object_set_string_member(kept, f->name, s);
                         break;
@@ -129,7 +130,8 @@ static int filter_unified(JsonObject *res, JsonObject *out, char **ret_error) {
         if (!o)
                 return 0;
         if (json_object_get_size(o) > KC_RESOURCES_UNIFIED_MAX)
-                return fail(ret_error, "resources.unified has more than %d members", KC_RESOURCES_UNIFIED_MAX);
+                return fail(ret_error, "resources.unified has more than %d members",
+                            KC_RESOURCES_UNIFIED_MAX);
         json_object_iter_init(&it, o);
         while (json_object_iter_next(&it, &key, &value)) {
                 const char *s = NULL;
@@ -137,7 +139,8 @@ static int filter_unified(JsonObject *res, JsonObject *out, char **ret_error) {
                 if (!unified_key_ok(key))
                         return fail(ret_error, "resources.unified: invalid cgroup file name");
                 if (kc_json_get_string(o, key, KC_STRING_MAX, true, &s) < 0 || strchr(s, '\n'))
-                        return fail(ret_error, "resources.unified.%s must be a one-line string of at most %d bytes",
+                        return fail(ret_error,
+                                    "resources.unified.%s must be a one-line string of at most %d bytes",
                                     key, KC_STRING_MAX);
                 json_object_set_string_member(kept, key, s);
         }

@@ -58,7 +58,8 @@ static bool state_paused(Ctx *ctx, const char *id) {
 }
 
 /* The container with its cgroup2 hierarchy at /sys/fs/cgroup (guest only). */
-static int create_with_cgroup(Ctx *ctx, const char *id, const char *const *args, bool cgroup2, char **ret_why) {
+static int create_with_cgroup(Ctx *ctx, const char *id, const char *const *args, bool cgroup2,
+                              char **ret_why) {
         g_autoptr(JsonObject) req = kc_request_new("create-container"), reply = NULL;
         const char *msg = NULL;
         JsonObject *spec = make_spec(args, false);
@@ -97,7 +98,8 @@ static int create_with_cgroup(Ctx *ctx, const char *id, const char *const *args,
 void test_control(Ctx *ctx, bool cgroup2) {
         const char *args[] = {"/bin/sleep", "1000", NULL};
         /* Without a cgroup namespace the whole hierarchy is mounted: find our own directory. */
-        const char *cat[] = {"/bin/sh", "-c", "cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max", NULL};
+        const char *cat[] = {"/bin/sh", "-c",
+                             "cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max", NULL};
         const char *echo[] = {"/bin/echo", "alive", NULL};
         g_autofree char *id = cid(ctx, "ctl"), *why = NULL;
         Streams s = {};
@@ -131,8 +133,8 @@ void test_control(Ctx *ctx, bool cgroup2) {
         r = exec_in(ctx, id, "thawed", echo, false, &s);
         if (r == 0)
                 r = wait_for(ctx, id, "thawed", NULL);
-        ok(ctx, r == 0 && wait_output(ctx, s.out, "alive", 5000), "after resume the container runs execs (%d)",
-           r);
+        ok(ctx, r == 0 && wait_output(ctx, s.out, "alive", 5000),
+           "after resume the container runs execs (%d)", r);
 
         r = update(ctx, id, "{\"memory\":{\"limit\":50331648},\"pids\":{\"limit\":300}}");
         ok(ctx, r == 0, "update-container: memory and pids limits (%d)", r);
@@ -145,7 +147,8 @@ void test_control(Ctx *ctx, bool cgroup2) {
                 ok(ctx, r == 0 && strcmp(text, "50331648\n") == 0,
                    "the container's memory.max is the new limit (%d, '%s')", r, text);
         }
-        ok(ctx, update(ctx, id, "{\"memory\":{\"limit\":\"big\"}}") == -EINVAL, "update-container: mistyped limit, EINVAL");
+        ok(ctx, update(ctx, id, "{\"memory\":{\"limit\":\"big\"}}") == -EINVAL,
+           "update-container: mistyped limit, EINVAL");
         ok(ctx, update(ctx, id, "{\"unified\":{\"../../x\":\"1\"}}") == -EINVAL,
            "update-container: a unified key that is a path, EINVAL");
         {
@@ -197,7 +200,7 @@ void test_oom_exit(Ctx *ctx) {
                 if (exit_at < 0 && strcmp(ctx->events->pdata[i], exit_key) == 0)
                         exit_at = (int) i;
         }
-        ok(ctx, oom_at >= 0 && exit_at > oom_at, "its oom event comes before its exit event (%d, %d)", oom_at,
-           exit_at);
+        ok(ctx, oom_at >= 0 && exit_at > oom_at, "its oom event comes before its exit event (%d, %d)",
+           oom_at, exit_at);
         (void) simple(ctx, "remove-container", id, NULL);
 }

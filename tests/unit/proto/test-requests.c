@@ -104,11 +104,11 @@ static void test_parsers(void) {
 }
 
 static void test_update_container(void) {
-        g_autoptr(JsonObject) res = parse(
-                "{\"memory\":{\"limit\":268435456,\"swap\":268435456,\"swappiness\":10,"
-                "\"kernel\":-1},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000,"
-                "\"cpus\":\"0-1\"},\"pids\":{\"limit\":100},\"devices\":[],\"blockIO\":{},"
-                "\"unified\":{\"memory.high\":\"200000000\"},\"future\":1}");
+        g_autoptr(JsonObject) res =
+                parse("{\"memory\":{\"limit\":268435456,\"swap\":268435456,\"swappiness\":10,"
+                      "\"kernel\":-1},\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000,"
+                      "\"cpus\":\"0-1\"},\"pids\":{\"limit\":100},\"devices\":[],\"blockIO\":{},"
+                      "\"unified\":{\"memory.high\":\"200000000\"},\"future\":1}");
         g_autoptr(JsonObject) req = NULL;
         g_autofree char *text = NULL;
         static const char *const bad[] = {
