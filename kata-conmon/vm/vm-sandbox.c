@@ -18,6 +18,7 @@
 #include "vm-mounts.h"
 #include "vm-mux.h"
 #include "qemu-argv.h"
+#include "selinux-exec.h"
 #include "vm-sandbox.h"
 
 struct KcVmSandbox {
@@ -119,7 +120,16 @@ static int start_virtiofsd(KcVmSandbox *sb, const KcVmConfig *c, const char *soc
         _cleanup_close_ int lfd = -EBADF, err_r = -EBADF, err_w = -EBADF;
         int r;
 
+        /* virtiofsd serves on this socket and QEMU connects to it: both run as the VM's label, so
+         * the socket carries it too (no-op without SELinux). */
+        r = kc_selinux_set_sockcreate_label(sb->vm_label);
+        if (r < 0) {
+                *ret_error = g_strdup_printf("cannot label the virtiofsd socket %s: %s", sb->vm_label,
+                                             g_strerror(-r));
+                return r;
+        }
         lfd = listen_unix(sock);
+        (void) kc_selinux_set_sockcreate_label(NULL);
         if (lfd < 0) {
                 *ret_error = g_strdup_printf("cannot listen on %s: %s", sock, g_strerror(-lfd));
                 return lfd;
