@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "message.h"
+#include "proc-util.h"
 #include "selinux-exec.h"
 #include "vm-mounts.h"
 #include "vm-state.h"
@@ -426,7 +427,7 @@ void vm_report_started(VmEngine *ve, pid_t guest_pid) {
                         .annotations = ve->bundle.annotations,
                         .sandbox_dir = ve->sandbox_dir,
                 };
-                (void) kc_proc_start_time(ve->pid, &st.pid_start_time);
+                (void) proc_start_time(ve->pid, &st.pid_start_time);
                 r = kc_vm_state_write(ve->root, &st);
                 if (r < 0) {
                         vm_fail(ve, "cannot write the state of %s under %s: %s", ve->cid, ve->root,

@@ -27,31 +27,6 @@ char *kc_vm_runtime_root(char *const *args, const char *fallback) {
         return g_strdup(fallback && fallback[0] ? fallback : KC_VM_DEFAULT_RUNTIME_ROOT);
 }
 
-int kc_proc_start_time(pid_t pid, unsigned long long *ret) {
-        char path[64];
-        _cleanup_free_ char *text = NULL;
-        char *p;
-        int r;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        r = read_file_bounded(path, 4096, &text, NULL);
-        if (r < 0)
-                return r;
-        /* comm may contain spaces and parentheses: fields restart after the last ')'. */
-        p = strrchr(text, ')');
-        if (!p)
-                return -EINVAL;
-        /* p + 1 is the space before field 3 (state); each step moves to the next field. */
-        p++;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EINVAL;
-        }
-        *ret = strtoull(p + 1, NULL, 10);
-        return 0;
-}
-
 static char *now_rfc3339(void) {
         struct timespec ts;
         struct tm tm;

@@ -1,6 +1,8 @@
 /* The runtime root, process start times, and the state.json the VM engine shares with kata-runtime. */
 #pragma once
 
+#include <stdint.h>
+
 #include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -11,8 +13,6 @@
  * fallback (the configuration's runtime_root), else KC_VM_DEFAULT_RUNTIME_ROOT. */
 char *kc_vm_runtime_root(char *const *runtime_args, const char *fallback);
 
-/* Field 22 of /proc/<pid>/stat. */
-int kc_proc_start_time(pid_t pid, unsigned long long *ret);
 
 typedef struct KcVmState {
         const char *id;
@@ -21,7 +21,7 @@ typedef struct KcVmState {
         const char *bundle;
         pid_t pid;
         pid_t monitor_pid;
-        unsigned long long pid_start_time;
+        uint64_t pid_start_time;
         const char *status; /* created | running | paused | stopped */
         int exit_status;    /* < 0: unknown */
         JsonObject *annotations;

@@ -35,7 +35,7 @@ static int remove_in_guest(const KrState *s, bool force) {
 /* No start time is recorded for the monitor: it is ours only while it is a kata-conmon whose
  * command line names this container. */
 static bool monitor_alive(const KrState *s) {
-        return s->monitor_pid > 0 && kr_process_start_time(s->monitor_pid, &(uint64_t){0}) == 0 &&
+        return s->monitor_pid > 0 && proc_start_time(s->monitor_pid, &(uint64_t){0}) == 0 &&
                kr_pid_comm_is(s->monitor_pid, "kata-conmon") && kr_pid_cmdline_has(s->monitor_pid, s->id);
 }
 

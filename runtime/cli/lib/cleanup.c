@@ -123,7 +123,7 @@ bool kr_pid_cmdline_has(pid_t pid, const char *arg) {
 static bool pid_gone(pid_t pid, uint64_t start_time) {
         uint64_t t;
 
-        if (kr_process_start_time(pid, &t) < 0)
+        if (proc_start_time(pid, &t) < 0)
                 return true;
         return start_time != 0 && t != start_time;
 }

@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "macro.h"
 #include "message.h"
+#include "proc-util.h"
 #include "state.h"
 
 static const char *const status_names[_KR_STATUS_MAX] = {
@@ -241,34 +242,6 @@ int kr_state_save(const char *root, KrState *s) {
         return write_file_atomic(path, text, strlen(text), 0600, false);
 }
 
-int kr_process_start_time(pid_t pid, uint64_t *ret) {
-        g_autofree char *path = NULL, *text = NULL;
-        unsigned long long start;
-        const char *p;
-        size_t len;
-        char state;
-        int r;
-
-        if (pid <= 0)
-                return -ESRCH;
-        path = g_strdup_printf("/proc/%d/stat", (int) pid);
-        r = read_file_bounded(path, 4096, &text, &len);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        /* comm may contain anything, including ") ": the fields start after the last ')'. */
-        p = strrchr(text, ')');
-        if (!p)
-                return -EBADMSG;
-        /* field 3 (state) ... field 22 (starttime): skip 19 fields after the state. */
-        if (sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-                   &state, &start) != 2)
-                return -EBADMSG;
-        if (state == 'Z' || state == 'X' || state == 'x')
-                return -ESRCH;
-        *ret = start;
-        return 0;
-}
-
 bool kr_state_pid_alive(const KrState *s) {
         uint64_t t;
 
@@ -276,7 +249,7 @@ bool kr_state_pid_alive(const KrState *s) {
                 return false;
         if (kill(s->pid, 0) < 0 && errno == ESRCH)
                 return false;
-        if (kr_process_start_time(s->pid, &t) < 0)
+        if (proc_start_time(s->pid, &t) < 0)
                 return false;
         /* A recorded start time of 0 means the writer did not know it: trust the pid alone. */
         return s->pid_start_time == 0 || t == s->pid_start_time;

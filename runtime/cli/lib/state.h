@@ -1,6 +1,8 @@
 /* A container's state under the runtime root: R/<id>/state.json, its lock, liveness, OCI state JSON. */
 #pragma once
 
+#include "proc-util.h"
+
 #include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,7 +65,6 @@ int kr_state_load(const char *root, const char *id, KrState **ret);
 int kr_state_save(const char *root, KrState *s);
 
 /* Field 22 of /proc/<pid>/stat. -ESRCH for a missing, zombie or dead process. */
-int kr_process_start_time(pid_t pid, uint64_t *ret);
 /* Whether the recorded pid still is the recorded process. */
 bool kr_state_pid_alive(const KrState *s);
 /* The status to report: a recorded live status whose process is gone becomes stopped. */

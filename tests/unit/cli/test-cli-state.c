@@ -110,7 +110,7 @@ static void test_liveness(void) {
                 pause();
                 _exit(0);
         }
-        g_assert_cmpint(kr_process_start_time(child, &start), ==, 0);
+        g_assert_cmpint(proc_start_time(child, &start), ==, 0);
         g_assert_cmpuint(start, >, 0);
 
         {
@@ -136,14 +136,14 @@ static void test_liveness(void) {
                         break;
                 g_usleep(2000);
         }
-        g_assert_cmpint(kr_process_start_time(child, &start), ==, -ESRCH);
+        g_assert_cmpint(proc_start_time(child, &start), ==, -ESRCH);
         {
                 g_autoptr(KrState) zombie = state_for(child, start, KR_STATUS_RUNNING);
                 g_assert_cmpint(kr_state_effective_status(zombie), ==, KR_STATUS_STOPPED);
         }
         g_assert_cmpint(waitpid(child, &status, 0), ==, child);
-        g_assert_cmpint(kr_process_start_time(child, &start), ==, -ESRCH);
-        g_assert_cmpint(kr_process_start_time(0, &start), ==, -ESRCH);
+        g_assert_cmpint(proc_start_time(child, &start), ==, -ESRCH);
+        g_assert_cmpint(proc_start_time(0, &start), ==, -ESRCH);
 }
 
 static void test_oci_state(void) {

@@ -7,6 +7,7 @@
 
 #include "fileio.h"
 #include "message.h"
+#include "proc-util.h"
 #include "vm-state.h"
 
 static void test_runtime_root(void) {
@@ -31,7 +32,8 @@ static void test_runtime_root(void) {
 
 static void test_start_time(void) {
         g_autofree char *text = NULL;
-        unsigned long long t = 0, expect = 0;
+        uint64_t t = 0;
+        unsigned long long expect = 0;
 
         g_assert_true(g_file_get_contents("/proc/self/stat", &text, NULL, NULL));
         const char *p = strrchr(text, ')') + 2;
@@ -39,9 +41,9 @@ static void test_start_time(void) {
         for (int i = 0; i < 19; i++)
                 p = strchr(p, ' ') + 1;
         expect = strtoull(p, NULL, 10);
-        g_assert_cmpint(kc_proc_start_time(getpid(), &t), ==, 0);
+        g_assert_cmpint(proc_start_time(getpid(), &t), ==, 0);
         g_assert_cmpuint(t, ==, expect);
-        g_assert_cmpint(kc_proc_start_time(0x7ffffff0, &t), <, 0);
+        g_assert_cmpint(proc_start_time(0x7ffffff0, &t), <, 0);
 }
 
 static void test_state_roundtrip(void) {
