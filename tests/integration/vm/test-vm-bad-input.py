@@ -27,6 +27,7 @@ def main():
         kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ))
         h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
         cases(tap, h, e, tmp, vmdir, kernel, initrd, kr)
+        no_sibling(tap, e, tmp)
     except kcoci.Missing as ex:
         tap.fail_prereq(str(ex))
     except Exception as ex:  # noqa: BLE001
@@ -40,6 +41,22 @@ def main():
                 subprocess.run(["umount", "-l", m], capture_output=True)
             subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
     sys.exit(tap.finish())
+
+
+def no_sibling(tap, e, tmp):
+    """kata-conmon execs kata-conmon-vm from its own directory: without it, a clear error, exit 1."""
+    lone = os.path.join(tmp, "lone")
+    os.makedirs(lone)
+    exe = os.path.join(lone, "kata-conmon")
+    with open(e["KC_CONMON_VM"], "rb") as src, open(exe, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(exe, 0o755)
+    r = subprocess.run([exe, "-c", "lonely-container-0", "-u", "lonely-container-0", "-r", e["KC_RUNTIME"],
+                        "-b", tmp, "-l", os.path.join(tmp, "lone.log"), "--exit-dir", tmp],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    tap.eq(r.returncode, 1, "kata-conmon without its sibling kata-conmon-vm exits 1", r.stderr)
+    tap.match(r"Failed to run the VM monitor kata-conmon-vm", r.stderr, "... and says which binary is missing")
+    tap.ok(not os.path.exists(os.path.join(tmp, "lone.log")), "... before creating anything (no log file)")
 
 
 def attempt(h, cid, menv, edit=None, annotations=None):
