@@ -89,6 +89,59 @@ def raw_boot(argv_tool, conf, vfs_sock, sandbox_id, timeout=180):
 PHASES = []  # (create, kata-runtime start, start → output) per run
 
 
+def descendants(root):
+    """root and every process below it (from /proc/*/stat ppid)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    t = f.read()
+                parent[int(d)] = int(t[t.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += [c for c, pp in parent.items() if pp == p]
+    return out
+
+
+def rollup(pid):
+    """(comm, Pss kB, Rss kB) of one process."""
+    vals = {"Pss:": 0, "Rss:": 0}
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for ln in f:
+                k = ln.split()
+                if k and k[0] in vals:
+                    vals[k[0]] = int(k[1])
+    except OSError:
+        return None
+    return comm, vals["Pss:"], vals["Rss:"]
+
+
+def footprint(h, kr, menv, cid):
+    """Host memory of an idle one-container pod: Pss of the monitor, QEMU, virtiofsd, stand-ins."""
+    c = h.create(cid, ["sh", "-c", "echo ready; exec sleep 120"], env=menv, timeout=180)
+    if not c.pid or c.pid <= 0:
+        raise RuntimeError(f"sandbox create failed: {c.sync} {c.parent_err!r}")
+    kr.run("start", cid)
+    try:
+        if not kcoci.wait_for(lambda: "ready" in (c.log_text() or ""), 120, interval=0.05):
+            raise RuntimeError("no container output")
+        time.sleep(1)
+        rows = [r for r in (rollup(p) for p in descendants(c.read_monitor_pid())) if r]
+    finally:
+        kr.run("kill", cid, "KILL", check=False)
+        c.wait_exit(60)
+        kr.run("delete", "--force", cid, check=False)
+    return rows
+
+
 def pod_start(h, kr, menv, cid):
     """kata-conmon create (sandbox role) + kata-runtime start → first output line in the container log."""
     t0 = time.monotonic()
@@ -145,6 +198,7 @@ def main():
                 raise RuntimeError("raw boot did not reach the agent's hello")
             raw.append(t)
             pod.append(pod_start(h, kr, menv, f"benchpod{i}"))
+        foot = footprint(h, kr, menv, "benchfoot")
         mr, mp = statistics.median(raw), statistics.median(pod)
         print(f"Pod start under TCG, {a.n} run(s), {a.memory} MiB, medians (seconds):\n")
         print("| measurement | seconds | ratio |")
@@ -154,6 +208,12 @@ def main():
         for name, i in (("  of which: create (boot, agent hello, create-sandbox, create-container) → pid", 0),
                         ("  of which: kata-runtime start", 1), ("  of which: start returned → first output in the log", 2)):
             print(f"| {name} | {statistics.median(x[i] for x in PHASES):.2f} | |")
+        print(f"\nHost memory of an idle one-container pod ({a.memory} MiB guest), per process:\n")
+        print("| process | Pss kB | Rss kB |")
+        print("|---|---:|---:|")
+        for comm, pss, rss in foot:
+            print(f"| {comm} | {pss} | {rss} |")
+        print(f"| **total** | **{sum(x[1] for x in foot)}** | {sum(x[2] for x in foot)} |")
         print(f"\nTarget: pod start ≤ 1.15× the raw boot ({'met' if mp / mr <= 1.15 else 'not met'}).")
         h.cleanup()
     finally:
