@@ -80,6 +80,16 @@ char *kc_vm_kernel_cmdline(const KcVmConfig *c, const KcVmParams *p) {
         return g_string_free(s, false);
 }
 
+static bool valid_mac(const char *m) {
+        if (!m || strlen(m) != 17)
+                return false;
+        for (int i = 0; i < 17; i++)
+                if (i % 3 == 2 ? m[i] != ':' : !g_ascii_isxdigit(m[i]))
+                        return false;
+        /* A NIC's own address is unicast (the low bit of the first octet is the group bit). */
+        return (g_ascii_xdigit_value(m[1]) & 1) == 0;
+}
+
 static void add(GPtrArray *a, const char *opt, char *value) {
         g_ptr_array_add(a, g_strdup(opt));
         if (value)
@@ -127,6 +137,16 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         if (c->shared_fs == KC_SHARED_FS_VIRTIO_9P && (!p->shared_dir || p->shared_dir[0] != '/'))
                 return log_error_errno(
                         EINVAL, "QEMU: shared_fs virtio-9p needs the absolute path of the shared directory");
+        if (p->n_nics > KC_VM_MAX_NICS)
+                return log_error_errno(EINVAL, "QEMU: %zu NICs exceed the maximum of %d", p->n_nics,
+                                       KC_VM_MAX_NICS);
+        for (size_t i = 0; i < p->n_nics; i++) {
+                if (p->nics[i].tap_fd < 0)
+                        return log_error_errno(EINVAL, "QEMU: NIC %zu has no tap fd", i);
+                if (!valid_mac(p->nics[i].mac))
+                        return log_error_errno(EINVAL, "QEMU: NIC %zu: '%s' is not a unicast MAC address", i,
+                                               p->nics[i].mac ? p->nics[i].mac : "");
+        }
         if (!c->qemu_path || !c->kernel || !c->initrd)
                 return log_error_errno(EINVAL, "QEMU: path, kernel and initrd must be configured");
 
@@ -205,6 +225,13 @@ int kc_vm_qemu_argv(const KcVmConfig *c, const KcVmParams *p, char ***ret_argv) 
         add(a, "-object", g_strdup("rng-random,id=kc-rng,filename=/dev/urandom"));
         add(a, "-device",
             g_strdup_printf("%s,rng=kc-rng", microvm ? "virtio-rng-device" : "virtio-rng-pci"));
+
+        for (size_t i = 0; i < p->n_nics; i++) {
+                add(a, "-netdev", g_strdup_printf("tap,id=kc-net%zu,fd=%d,vhost=off", i, p->nics[i].tap_fd));
+                add(a, "-device",
+                    g_strdup_printf("%s,netdev=kc-net%zu,mac=%s",
+                                    microvm ? "virtio-net-device" : "virtio-net-pci", i, p->nics[i].mac));
+        }
 
         if (p->qmp.fd >= 0 || p->qmp.path) {
                 add(a, "-chardev", chardev_socket("kc-qmp", &p->qmp));

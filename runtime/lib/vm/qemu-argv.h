@@ -15,6 +15,14 @@ typedef struct KcVmEndpoint {
 
 #define KC_VM_ENDPOINT_NONE ((KcVmEndpoint){.fd = -1, .path = NULL})
 
+/* A virtio-net NIC backed by a tap fd inherited by QEMU (tcfilter networking). */
+typedef struct KcVmNic {
+        int tap_fd;      /* the fd number in QEMU */
+        const char *mac; /* "xx:xx:xx:xx:xx:xx" */
+} KcVmNic;
+
+#define KC_VM_MAX_NICS 8
+
 typedef struct KcVmParams {
         const char *sandbox_id;       /* required: [A-Za-z0-9][A-Za-z0-9_.-]{0,127} */
         KcAccel accel;                /* kvm or tcg (resolve auto before) */
@@ -26,6 +34,8 @@ typedef struct KcVmParams {
         unsigned vcpus;               /* 0: default_vcpus */
         unsigned memory_mib;          /* 0: default_memory */
         unsigned host_tsc_khz;        /* TCG: the guest's TSC frequency (0: let the guest calibrate) */
+        const KcVmNic *nics;          /* n_nics NICs (none: the VM has no network device) */
+        size_t n_nics;
 } KcVmParams;
 
 /* Returns the NULL-terminated argv (argv[0] = the QEMU binary) in *ret_argv, or -EINVAL with the

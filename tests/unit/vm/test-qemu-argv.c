@@ -262,6 +262,58 @@ static void test_q35_vcpus_over_max(void) {
         g_assert_null(bad);
 }
 
+static void test_nics(void) {
+        g_autoptr(KcVmConfig) micro = config("[hypervisor.qemu]\naccel=tcg\n");
+        g_autoptr(KcVmConfig) q35 = config("[hypervisor.qemu]\nmachine_type=q35\n");
+        static const KcVmNic nics[] = {{.tap_fd = 7, .mac = "0a:58:0a:d5:00:02"},
+                                       {.tap_fd = 8, .mac = "AE:00:00:00:00:01"}};
+        static const char *bad_macs[] = {NULL,
+                                         "",
+                                         "0a:58:0a:d5:00",
+                                         "0a-58-0a-d5-00-02",
+                                         "0a:58:0a:d5:00:0g",
+                                         "01:00:5e:00:00:01",
+                                         "0a:58:0a:d5:00:02,x=y"};
+        KcVmParams p = params(KC_ACCEL_TCG);
+        g_auto(GStrv) a1 = NULL, a2 = NULL, none = NULL;
+        char **bad = NULL;
+        KcVmNic nic;
+
+        /* No NIC: no network device at all. */
+        g_assert_cmpint(kc_vm_qemu_argv(micro, &p, &none), ==, 0);
+        g_assert_null(value_of(none, "-netdev", 0));
+
+        p.nics = nics;
+        p.n_nics = 2;
+        g_assert_cmpint(kc_vm_qemu_argv(micro, &p, &a1), ==, 0);
+        g_assert_cmpstr(value_of(a1, "-netdev", 0), ==, "tap,id=kc-net0,fd=7,vhost=off");
+        g_assert_cmpstr(value_of(a1, "-netdev", 1), ==, "tap,id=kc-net1,fd=8,vhost=off");
+        g_assert_true(has_value(a1, "-device", "virtio-net-device,netdev=kc-net0,mac=0a:58:0a:d5:00:02"));
+        g_assert_true(has_value(a1, "-device", "virtio-net-device,netdev=kc-net1,mac=AE:00:00:00:00:01"));
+        p = params(KC_ACCEL_KVM);
+        p.nics = nics;
+        p.n_nics = 1;
+        g_assert_cmpint(kc_vm_qemu_argv(q35, &p, &a2), ==, 0);
+        g_assert_true(has_value(a2, "-device", "virtio-net-pci,netdev=kc-net0,mac=0a:58:0a:d5:00:02"));
+        g_assert_null(value_of(a2, "-netdev", 1));
+
+        kc_log_set_stderr(false);
+        p = params(KC_ACCEL_TCG);
+        p.nics = &nic;
+        p.n_nics = 1;
+        for (size_t i = 0; i < G_N_ELEMENTS(bad_macs); i++) {
+                nic = (KcVmNic){.tap_fd = 7, .mac = bad_macs[i]};
+                g_assert_cmpint(kc_vm_qemu_argv(micro, &p, &bad), ==, -EINVAL);
+                g_assert_null(bad);
+        }
+        nic = (KcVmNic){.tap_fd = -1, .mac = "0a:58:0a:d5:00:02"};
+        g_assert_cmpint(kc_vm_qemu_argv(micro, &p, &bad), ==, -EINVAL);
+        p.nics = nics;
+        p.n_nics = KC_VM_MAX_NICS + 1;
+        g_assert_cmpint(kc_vm_qemu_argv(micro, &p, &bad), ==, -EINVAL);
+        g_assert_null(bad);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-argv/microvm-tcg-virtiofs", test_microvm_tcg_virtiofs);
@@ -270,5 +322,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-argv/comma-escaping", test_comma_escaping);
         g_test_add_func("/qemu-argv/errors", test_errors);
         g_test_add_func("/qemu-argv/q35-vcpus-over-max", test_q35_vcpus_over_max);
+        g_test_add_func("/qemu-argv/nics", test_nics);
         return g_test_run();
 }
