@@ -168,6 +168,9 @@ int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
 
 /* sandbox.c */
 int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error);
+
+/* network.c: validates create-sandbox's interfaces and routes; configures them (and lo) when apply. */
+int network_configure(JsonObject *req, bool apply, char **ret_error);
 void sandbox_destroy(Agent *a) G_GNUC_NORETURN;
 
 /* init.c: PID 1 duties. */

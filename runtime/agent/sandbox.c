@@ -125,8 +125,11 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
                 *ret_error = g_strdup("malformed create-sandbox request");
                 return -EINVAL;
         }
+        r = network_configure(req, false, ret_error);
+        if (r < 0)
+                return r;
         if (a->init_mode)
-                /* The shared filesystem's and the guest mounts' modules may still be loading. */
+                /* The shared filesystem's, the NICs' and the guest mounts' modules may still be loading. */
                 init_modules_load_all();
         if (!a->init_mode) {
                 /* Host mode: nothing of the machine's own may change. */
@@ -142,6 +145,9 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
                 if (r < 0)
                         return r;
         }
+        r = network_configure(req, true, ret_error);
+        if (r < 0)
+                return r;
         r = mount_shared(a, type, tag, ret_fs, ret_error);
         if (r < 0)
                 return r;
