@@ -184,6 +184,8 @@ static int vm_label(VmEngine *ve, char **ret, char **ret_error) {
 int vm_role_prepare(VmEngine *ve, char **ret_error) {
         const KcOptions *o = ve->p.opts;
         g_autofree char *label = NULL;
+        KcVmNetwork *net = NULL;
+        const char *netns = NULL;
         int r, fd;
 
         r = kc_vm_config_load(&ve->config);
@@ -223,7 +225,15 @@ int vm_role_prepare(VmEngine *ve, char **ret_error) {
                 r = vm_label(ve, &label, ret_error);
                 if (r < 0)
                         return r;
-                r = kc_vm_sandbox_start(ve->sandbox_id, ve->sandbox_dir, ve->config, label, ve->reaper,
+                r = kc_vm_network_path(ve->bundle.spec, &netns, ret_error);
+                if (r < 0)
+                        return r;
+                if (netns) {
+                        r = kc_vm_network_setup(netns, &net, ret_error);
+                        if (r < 0)
+                                return r;
+                }
+                r = kc_vm_sandbox_start(ve->sandbox_id, ve->sandbox_dir, ve->config, label, net, ve->reaper,
                                         vm_on_sandbox_gone, ve, &ve->sb, ret_error);
                 if (r < 0)
                         return r;
@@ -373,6 +383,11 @@ void vm_on_hello(VmEngine *ve) {
                 json_object_set_string_member(fs, "type", "virtio-fs");
                 json_object_set_string_member(fs, "tag", "kataShared");
                 json_object_set_object_member(req, "shared-fs", g_steal_pointer(&fs));
+                const KcVmNetwork *net = kc_vm_sandbox_network(ve->sb);
+                if (net) {
+                        json_object_set_array_member(req, "interfaces", kc_vm_network_interfaces_json(net));
+                        json_object_set_array_member(req, "routes", kc_vm_network_routes_json(net));
+                }
                 if (kc_agent_client_request(ve->client, req, on_sandbox_created, ve) < 0)
                         vm_fail(ve, "cannot send create-sandbox to the agent");
                 return;

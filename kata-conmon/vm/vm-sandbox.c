@@ -28,6 +28,7 @@ struct KcVmSandbox {
         pid_t qemu_pid, virtiofsd_pid;
         KcVmConsole *console, *qemu_err, *vfs_err;
         KcMux *mux;
+        KcVmNetwork *net;
         guint kill_timer;
         KcVmSandboxGoneFunc gone;
         void *userdata;
@@ -186,6 +187,9 @@ static void ensure_modern_virtio_mmio(const KcVmConfig *c, char ***argv) {
 static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock, char **ret_error) {
         g_auto(GStrv) argv = NULL;
         int chan[2] = {-1, -1}, con[2] = {-1, -1}, err_r = -1, err_w = -1;
+        size_t n_nics = kc_vm_network_count(sb->net);
+        KcVmNic nics[KC_VM_MAX_NICS];
+        int fds[2 + KC_VM_MAX_NICS];
         KcVmParams params = {
                 .sandbox_id = sb->id,
                 .accel = kc_vm_resolve_accel(c->accel,
@@ -195,8 +199,20 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 .qmp = KC_VM_ENDPOINT_NONE,
                 .virtio_fs_socket = vfs_sock,
                 .shared_dir = sb->shared,
+                .nics = nics,
+                .n_nics = n_nics,
         };
         int r;
+
+        if (n_nics > KC_VM_MAX_NICS) {
+                *ret_error = g_strdup_printf("the pod has %zu interfaces, at most %d are supported", n_nics,
+                                             KC_VM_MAX_NICS);
+                return -E2BIG;
+        }
+        /* The taps follow the agent channel and the console: fds 5, 6, ... in QEMU. */
+        for (size_t i = 0; i < n_nics; i++)
+                nics[i] = (KcVmNic){.tap_fd = KC_VM_FD_CONSOLE + 1 + (int) i,
+                                    .mac = kc_vm_network_mac(sb->net, i)};
 
         if (params.accel == KC_ACCEL_TCG)
                 params.host_tsc_khz = kc_vm_host_tsc_khz();
@@ -225,8 +241,11 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
                 g_autofree char *joined = g_strjoinv(" ", argv);
                 log_debug("Running %s", joined);
         }
-        int fds[2] = {chan[1], con[1]};
-        r = kc_vm_spawn(argv, fds, 2, err_w, sb->vm_label, sb->reaper, &sb->qemu_pid);
+        fds[0] = chan[1];
+        fds[1] = con[1];
+        for (size_t i = 0; i < n_nics; i++)
+                fds[2 + i] = kc_vm_network_tap_fd(sb->net, i);
+        r = kc_vm_spawn(argv, fds, 2 + n_nics, err_w, sb->vm_label, sb->reaper, &sb->qemu_pid);
         if (r < 0) {
                 *ret_error = g_strdup_printf("cannot start QEMU %s: %s", c->qemu_path, g_strerror(-r));
                 goto fail;
@@ -234,6 +253,8 @@ static int start_qemu(KcVmSandbox *sb, const KcVmConfig *c, const char *vfs_sock
         safe_close(chan[1]);
         safe_close(con[1]);
         safe_close(err_w);
+        /* QEMU holds the taps now: they vanish when it exits. */
+        kc_vm_network_close_taps(sb->net);
         kc_reaper_watch(sb->reaper, sb->qemu_pid, on_qemu_exit, sb);
         sb->console = kc_vm_console_new(con[0], "guest");
         sb->qemu_err = kc_vm_console_new(err_r, "qemu");
@@ -253,8 +274,8 @@ fail:
 }
 
 int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c,
-                        const char *vm_label, KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata,
-                        KcVmSandbox **ret, char **ret_error) {
+                        const char *vm_label, KcVmNetwork *net, KcReaper *reaper, KcVmSandboxGoneFunc gone,
+                        void *userdata, KcVmSandbox **ret, char **ret_error) {
         KcVmSandbox *sb;
         g_autofree char *mux_path = NULL, *vfs_sock = NULL;
         int r;
@@ -263,11 +284,13 @@ int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const K
         g_autofree char *parent = g_path_get_dirname(sandbox_dir);
         r = mkdir_p(parent, 0711);
         if (r < 0) {
+                kc_vm_network_free(net);
                 *ret_error = g_strdup_printf("cannot create %s: %s", parent, g_strerror(-r));
                 return r;
         }
         if (mkdir(sandbox_dir, 0700) < 0) {
                 r = -errno;
+                kc_vm_network_free(net);
                 *ret_error = r == -EEXIST ? g_strdup_printf("sandbox %s already exists", sandbox_id)
                                           : g_strdup_printf("cannot create %s: %s", sandbox_dir,
                                                             g_strerror(errno));
@@ -279,6 +302,7 @@ int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const K
         sb->dir = g_strdup(sandbox_dir);
         sb->shared = g_build_filename(sandbox_dir, "shared", NULL);
         sb->vm_label = g_strdup(vm_label);
+        sb->net = net;
         sb->gone = gone;
         sb->userdata = userdata;
 
@@ -316,6 +340,10 @@ const char *kc_vm_sandbox_shared_dir(KcVmSandbox *sb) {
 
 pid_t kc_vm_sandbox_qemu_pid(KcVmSandbox *sb) {
         return sb->qemu_pid;
+}
+
+const KcVmNetwork *kc_vm_sandbox_network(KcVmSandbox *sb) {
+        return sb->net;
 }
 
 int kc_vm_sandbox_connect(KcVmSandbox *sb) {
@@ -394,6 +422,7 @@ void kc_vm_sandbox_free(KcVmSandbox *sb) {
         kc_vm_console_free(sb->console);
         kc_vm_console_free(sb->qemu_err);
         kc_vm_console_free(sb->vfs_err);
+        kc_vm_network_free(sb->net);
         (void) kc_vm_sandbox_dir_remove(sb->dir);
         g_free(sb->id);
         g_free(sb->dir);

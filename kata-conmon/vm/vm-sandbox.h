@@ -5,6 +5,7 @@
 
 #include "reaper.h"
 #include "vm-config.h"
+#include "vm-network.h"
 
 typedef struct KcVmSandbox KcVmSandbox;
 
@@ -15,12 +16,15 @@ typedef void (*KcVmSandboxGoneFunc)(int wait_status, void *userdata);
 /* Creates S (which must not exist yet), S/shared, starts virtiofsd and QEMU, captures the console
  * and serves S/mux.sock. On failure everything created is undone and *ret_error says why. */
 /* c: the configuration with the sandbox's annotations applied; vm_label: the SELinux label QEMU and
- * virtiofsd run under (NULL: none). */
+ * virtiofsd run under (NULL: none); net: the pod network, its taps become the VM's NICs (NULL: no
+ * NIC); the sandbox takes it, also on failure. */
 int kc_vm_sandbox_start(const char *sandbox_id, const char *sandbox_dir, const KcVmConfig *c,
-                        const char *vm_label, KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata,
+                        const char *vm_label, KcVmNetwork *net, KcReaper *reaper, KcVmSandboxGoneFunc gone, void *userdata,
                         KcVmSandbox **ret, char **ret_error);
 const char *kc_vm_sandbox_shared_dir(KcVmSandbox *sb);
 pid_t kc_vm_sandbox_qemu_pid(KcVmSandbox *sb);
+/* The pod network (NULL: none). */
+const KcVmNetwork *kc_vm_sandbox_network(KcVmSandbox *sb);
 /* A new privileged in-process client of the mux: the returned fd speaks the agent protocol. */
 int kc_vm_sandbox_connect(KcVmSandbox *sb);
 /* The last console and QEMU stderr lines, for error messages. */

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Pod networking of a VM pod: the pod netns' veth mirrored to a tap, the guest gets its MAC, addresses and routes."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kcvm  # noqa: E402
+import kccrio  # noqa: E402
+import kcoci  # noqa: E402
+from kctap import Tap  # noqa: E402
+
+# Test-only links between namespaces this test creates (nothing leaves the machine).
+NET = 213
+MAC = "0a:58:0a:d5:00:02"
+
+
+def ip(*args, check=True):
+    r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+def tc(*args):
+    r = subprocess.run(["tc", *args], capture_output=True, text=True, timeout=30)
+    return r.stdout + r.stderr
+
+
+def main():
+    tap = Tap()
+    tmp = h = None
+    tag = os.urandom(3).hex()
+    pod_ns, peer_ns = f"kcnet-pod-{tag}", f"kcnet-peer-{tag}"
+    try:
+        e = kcvm.env()
+        kcoci.require_exe("/usr/sbin/ip", "ip (Debian package iproute2)")
+        kcoci.require_exe("/usr/sbin/tc", "tc (Debian package iproute2)")
+        if not os.path.exists("/dev/net/tun"):
+            raise kcoci.Missing("/dev/net/tun (the tun driver)")
+        kcoci.become_subreaper()
+        tmp = tempfile.mkdtemp(prefix="kc-vm-net-", dir="/tmp")
+        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
+        conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
+        vmdir = os.path.join(tmp, "vm")
+        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
+                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log"), **kcvm.sanitizer_env(tmp)}
+        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
+        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        make_network(pod_ns, peer_ns)
+        run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns)
+        bad_input(tap, h, menv, vmdir, tmp, kr)
+        tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
+    except kcoci.Missing as ex:
+        tap.fail_prereq(str(ex))
+    except Exception as ex:  # noqa: BLE001
+        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
+    finally:
+        if h:
+            h.cleanup()
+        kcoci.reap_all_children()
+        for ns in (pod_ns, peer_ns):
+            ip("netns", "del", ns, check=False)
+        if tmp:
+            if tap.failed and os.path.exists(os.path.join(tmp, "monitor.log")):
+                with open(os.path.join(tmp, "monitor.log"), errors="replace") as f:
+                    tap.diag("monitor log (tail):\n" + "".join(f.readlines()[-60:]))
+            for m in reversed(kcvm.mounts_under(tmp)):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+    sys.exit(tap.finish())
+
+
+def make_network(pod_ns, peer_ns):
+    """What CNI does for a pod: a netns with eth0 (a veth), its addresses and routes."""
+    ip("netns", "add", pod_ns)
+    ip("netns", "add", peer_ns)
+    ip("-n", pod_ns, "link", "add", "eth0", "address", MAC, "mtu", "1400", "type", "veth",
+       "peer", "name", "peer0", "netns", peer_ns)
+    ip("-n", pod_ns, "addr", "add", f"10.{NET}.7.2/24", "dev", "eth0")
+    ip("-n", pod_ns, "addr", "add", "fd00:213:7::2/64", "dev", "eth0", "nodad")
+    ip("-n", pod_ns, "link", "set", "eth0", "up")
+    ip("-n", pod_ns, "link", "set", "lo", "up")
+    ip("-n", pod_ns, "route", "add", "default", "via", f"10.{NET}.7.1")
+    ip("-n", pod_ns, "route", "add", f"10.{NET}.99.0/24", "via", f"10.{NET}.7.1")
+    ip("-n", peer_ns, "link", "set", "peer0", "mtu", "1400")
+    ip("-n", peer_ns, "addr", "add", f"10.{NET}.7.1/24", "dev", "peer0")
+    ip("-n", peer_ns, "addr", "add", "fd00:213:7::1/64", "dev", "peer0", "nodad")
+    ip("-n", peer_ns, "link", "set", "peer0", "up")
+
+
+def create(h, cid, args, annotations, menv, netns=None, caps=()):
+    orig = kcoci.make_bundle
+
+    def make_bundle(bundle, rootfs, a, **k):
+        orig(bundle, rootfs, a, **k)
+        kcvm.add_annotations(bundle, annotations)
+        path = os.path.join(bundle, "config.json")
+        with open(path) as f:
+            spec = json.load(f)
+        if netns:
+            nss = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+            spec["linux"]["namespaces"] = nss + [{"type": "network", "path": netns}]
+        for s in spec["process"].get("capabilities", {}).values():
+            s.extend(caps)
+        with open(path, "w") as f:
+            json.dump(spec, f)
+    kccrio.kcoci.make_bundle = make_bundle
+    try:
+        return h.create(cid, args, env=menv, timeout=120)
+    finally:
+        kccrio.kcoci.make_bundle = orig
+
+
+def run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns):
+    sid = "netpod-" + os.urandom(4).hex()
+    netns = f"/run/netns/{pod_ns}"
+    pod = create(h, sid, ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+                 {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: sid}, menv, netns=netns)
+    if not tap.ok(pod.pid and pod.pid > 0, "sandbox with a network namespace created",
+                  f"sync={pod.sync} stderr={pod.parent_err!r}"):
+        return
+    kr.run("start", sid, check=False)
+    links = ip("-n", pod_ns, "-j", "link", "show").stdout
+    tap.ok("tap0_kata" in links, "a tap tap0_kata in the pod netns", links)
+    qdisc = tc("-n", pod_ns, "-j", "qdisc", "show", "dev", "eth0")
+    tap.ok('"ingress"' in qdisc, "an ingress qdisc on eth0 (tc mirroring)", qdisc)
+    filt = tc("-n", pod_ns, "filter", "show", "dev", "eth0", "ingress")
+    tap.match(r"(?i)mirred \(egress redirect to device tap0_kata\)", filt,
+              "eth0's ingress is redirected to the tap")
+    filt = tc("-n", pod_ns, "filter", "show", "dev", "tap0_kata", "ingress")
+    tap.match(r"(?i)mirred \(egress redirect to device eth0\)", filt, "and the tap's ingress to eth0")
+
+    # The guest: eth0 with the veth's MAC, MTU and addresses, the routes, and the peer reachable.
+    script = ("ip addr show; echo ROUTES; ip route show; ip -6 route show; "
+              f"ping -c1 -W10 10.{NET}.7.1 >/dev/null && echo PING4-OK; "
+              "ping -6 -c1 -W10 fd00:213:7::1 >/dev/null && echo PING6-OK; echo DONE")
+    c = create(h, "probe", ["sh", "-c", script], {kcvm.T_TYPE: "container", kcvm.T_SANDBOX: sid}, menv,
+               netns=netns, caps=["CAP_NET_RAW"])
+    if tap.ok(c.pid and c.pid > 0, "a container in the networked pod", c.sync):
+        kr.run("start", "probe", check=False)
+        tap.eq(c.wait_exit(60), "0", "the probe container exits 0")
+        out = c.log_text() or ""
+        tap.match(rf"link/ether {MAC}", out, "the guest NIC has the veth's MAC")
+        tap.match(r"eth0: <[^>]*UP[^>]*> mtu 1400", out, "the guest's eth0 is up with the veth's MTU")
+        tap.match(rf"inet 10\.{NET}\.7\.2/24", out, "the guest has the veth's IPv4 address")
+        tap.match(r"inet6 fd00:213:7::2/64", out, "the guest has the veth's IPv6 address")
+        tap.match(rf"default via 10\.{NET}\.7\.1 dev eth0", out, "the default route is in the guest")
+        tap.match(rf"10\.{NET}\.99\.0/24 via 10\.{NET}\.7\.1 dev eth0", out, "the extra route is in the guest")
+        tap.match(r"PING4-OK", out, "the guest reaches the peer over IPv4 (ping)")
+        tap.match(r"PING6-OK", out, "the guest reaches the peer over IPv6 (ping)")
+        if tap.failed:
+            tap.diag("probe output:\n" + out)
+        kr.run("delete", "probe", check=False)
+    r = subprocess.run(["ip", "netns", "exec", peer_ns, kcoci.BUSYBOX, "ping", "-c1", "-W10", f"10.{NET}.7.2"],
+                       capture_output=True, text=True, timeout=30)
+    tap.eq(r.returncode, 0, "the peer reaches the guest (ping from the peer netns)", r.stdout + r.stderr)
+
+    kr.run("kill", sid, "15", check=False)
+    tap.eq(pod.wait_exit(30), "0", "the sandbox stops")
+    kr.run("delete", sid, check=False)
+    time.sleep(0.2)
+    links = ip("-n", pod_ns, "-j", "link", "show").stdout
+    tap.ok("tap0_kata" not in links and '"eth0"' in links, "the tap is gone, the pod's eth0 stays", links)
+    qdisc = tc("-n", pod_ns, "-j", "qdisc", "show", "dev", "eth0")
+    tap.ok('"ingress"' not in qdisc, "the ingress qdisc on eth0 is removed", qdisc)
+    tap.eq(kcvm.processes_matching(vmdir), [], "no QEMU or virtiofsd left")
+    tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
+    tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
+    tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
+
+
+def bad_input(tap, h, menv, vmdir, tmp, kr):
+    """A network namespace path that does not exist, or is no netns: a clear error, nothing left."""
+    not_ns = os.path.join(tmp, "not-a-netns")
+    with open(not_ns, "w") as f:
+        f.write("x")
+    for cid, path, pattern in (("nonet", "/run/netns/kc-no-such-netns", r"network namespace /run/netns/kc-no-such-netns: No such file"),
+                               ("notns", not_ns, r"not a network namespace")):
+        c = create(h, cid, ["true"], {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: cid}, menv, netns=path)
+        c.wait_monitor(30)
+        msg = c.msg or {}
+        tap.ok(msg.get("pid") == -1, f"{cid}: pid -1 on the sync pipe", f"sync={c.sync} stderr={c.parent_err!r}")
+        tap.match(pattern, msg.get("message", ""), f"{cid}: the message says why")
+        tap.eq(kcvm.processes_matching(vmdir), [], f"{cid}: no QEMU left")
+        tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], f"{cid}: no sandbox dir left")
+        tap.eq(sorted(os.listdir(kr.root)), [], f"{cid}: no state left")
+        tap.ok(c.monitor_status is not None, f"{cid}: the monitor exited")
+
+
+if __name__ == "__main__":
+    main()
