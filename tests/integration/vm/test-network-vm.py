@@ -170,6 +170,11 @@ def run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns):
     qdisc = tc("-n", pod_ns, "-j", "qdisc", "show", "dev", "eth0")
     tap.ok('"ingress"' not in qdisc, "the ingress qdisc on eth0 is removed", qdisc)
     tap.eq(kcvm.processes_matching(vmdir), [], "no QEMU or virtiofsd left")
+    tap.eq(ip("netns", "pids", pod_ns).stdout.split(), [], "no process left in the pod netns")
+    ip("netns", "del", pod_ns)
+    ip("netns", "del", peer_ns)
+    left = ip("netns", "list").stdout
+    tap.ok(pod_ns not in left and peer_ns not in left, "the test's netns (and so the veth) are deleted", left)
     tap.eq(kcvm.mounts_under(tmp), [], "no mounts left")
     tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], "no sandbox dir left")
     tap.eq(sorted(os.listdir(kr.root)), [], "no state left under the runtime root")
