@@ -2,7 +2,8 @@
 """Pod networking of a VM pod: the pod netns' veth mirrored to a tap, the guest gets its MAC, addresses and routes."""
 import json
 import os
-import re
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,7 @@ def main():
         make_network(pod_ns, peer_ns)
         run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns)
         bad_input(tap, h, menv, vmdir, tmp, kr)
+        agent_validation(tap, e["KC_AGENT"], tmp)
         tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
     except kcoci.Missing as ex:
         tap.fail_prereq(str(ex))
@@ -185,7 +187,8 @@ def bad_input(tap, h, menv, vmdir, tmp, kr):
     not_ns = os.path.join(tmp, "not-a-netns")
     with open(not_ns, "w") as f:
         f.write("x")
-    for cid, path, pattern in (("nonet", "/run/netns/kc-no-such-netns", r"network namespace /run/netns/kc-no-such-netns: No such file"),
+    missing = "/run/netns/kc-no-such-netns"
+    for cid, path, pattern in (("nonet", missing, rf"network namespace {missing}: No such file"),
                                ("notns", not_ns, r"not a network namespace")):
         c = create(h, cid, ["true"], {kcvm.T_TYPE: "sandbox", kcvm.T_SANDBOX: cid}, menv, netns=path)
         c.wait_monitor(30)
@@ -196,6 +199,70 @@ def bad_input(tap, h, menv, vmdir, tmp, kr):
         tap.eq(sorted(os.listdir(vmdir)) if os.path.isdir(vmdir) else [], [], f"{cid}: no sandbox dir left")
         tap.eq(sorted(os.listdir(kr.root)), [], f"{cid}: no state left")
         tap.ok(c.monitor_status is not None, f"{cid}: the monitor exited")
+
+
+def agent_request(sock, rid, req):
+    payload = json.dumps(req).encode()
+    sock.sendall(struct.pack(">HBBII", 0x4B43, 1, 1, rid, len(payload)) + payload)
+    while True:
+        head = recv_exact(sock, 12)
+        _, _, kind, fid, length = struct.unpack(">HBBII", head)
+        body = recv_exact(sock, length)
+        if kind == 2 and fid == rid:
+            return json.loads(body)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        d = sock.recv(n - len(buf))
+        if not d:
+            raise RuntimeError("the agent closed the channel")
+        buf += d
+    return buf
+
+
+def agent_validation(tap, agent, tmp):
+    """The agent checks create-sandbox's network strictly (host mode: validated, nothing configured)."""
+    eth = {"name": "eth0", "mac": MAC, "mtu": 1500, "addresses": ["10.213.7.2/24", "fd00:213:7::2/64"]}
+    good_routes = [{"dest": "default", "gateway": "10.213.7.1", "device": "eth0"},
+                   {"dest": "10.213.99.0/24", "device": "eth0"}]
+    bad = {
+        "interfaces not an array": {"interfaces": {}},
+        "bad MAC": {"interfaces": [dict(eth, mac="0a:58:0a:d5:00")]},
+        "MTU out of range": {"interfaces": [dict(eth, mtu=20)]},
+        "bad interface name": {"interfaces": [dict(eth, name="eth/0")]},
+        "bad address": {"interfaces": [dict(eth, addresses=["10.213.7.2"])]},
+        "prefix too long": {"interfaces": [dict(eth, addresses=["10.213.7.2/33"])]},
+        "duplicate interface": {"interfaces": [eth, dict(eth, name="eth1")]},
+        "too many interfaces": {"interfaces": [dict(eth, name=f"e{i}", mac=f"0a:00:00:00:00:{i:02x}")
+                                               for i in range(9)]},
+        "route via unknown device": {"interfaces": [eth], "routes": [dict(good_routes[0], device="eth9")]},
+        "default route without gateway": {"interfaces": [eth], "routes": [{"dest": "default", "device": "eth0"}]},
+        "gateway of another family": {"interfaces": [eth],
+                                      "routes": [{"dest": "10.1.0.0/16", "gateway": "fd00::1", "device": "eth0"}]},
+    }
+    host, guest = socket.socketpair()
+    proc = subprocess.Popen([agent, "--no-init", "--channel-fd", str(guest.fileno()), "--runtime", "/bin/false",
+                             "--runtime-root", os.path.join(tmp, "agent-rt"), "--shared-dir",
+                             os.path.join(tmp, "agent-shared"), "--state-dir", os.path.join(tmp, "agent-state")],
+                            pass_fds=[guest.fileno()], stderr=subprocess.DEVNULL)
+    guest.close()
+    host.settimeout(20)
+    try:
+        rid = 1
+        for what, fields in bad.items():
+            rid += 1
+            r = agent_request(host, rid, {"type": "create-sandbox", "shared-fs": {"type": "none"}, **fields})
+            tap.ok(r.get("ok") is False and r.get("errno") == 22 and r.get("message"),
+                   f"agent: create-sandbox with {what} is EINVAL", r)
+        r = agent_request(host, 99, {"type": "create-sandbox", "shared-fs": {"type": "none"}, "interfaces": [eth],
+                                     "routes": good_routes})
+        tap.eq(r.get("ok"), True, "agent: a valid network is accepted (host mode changes nothing)", r)
+    finally:
+        host.close()
+        proc.kill()
+        proc.wait()
 
 
 if __name__ == "__main__":
