@@ -24,7 +24,10 @@ class Podman:
         cc = os.path.join(tmp, "containers.conf")
         san = "".join(f', "{k}={v}"' for k, v in kcvm.sanitizer_env(tmp).items())
         with open(cc, "w") as f:
-            f.write('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
+            # netns = "none": podman's default bridge would create cni-podman0 and iptables rules
+            # on the machine; pod networking is tested in test-network-vm.py with namespaces
+            # the test makes itself.
+            f.write('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\nnetns = "none"\n'
                     '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
                     f'conmon_env_vars = ["KATA_CONMON_CONF={conf}", "KATA_CONMON_VM_RUN_DIR={vmdir}", '
                     f'"KC_VM_TEST_LOG={self.log}"{san}]\n')
@@ -34,6 +37,7 @@ class Podman:
                      "--root", os.path.join(tmp, "storage"), "--runroot", os.path.join(tmp, "runroot"),
                      "--tmpdir", os.path.join(tmp, "ptmp"), "--storage-driver", "vfs",
                      "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                     "--network-config-dir", os.path.join(tmp, "networks"),
                      "--conmon", e["KC_CONMON_VM"], "--runtime", e["KC_RUNTIME"]]
 
     def run(self, *args, input=None, timeout=120):
@@ -42,6 +46,10 @@ class Podman:
                                   env=self.env, stdin=None if input is not None else subprocess.DEVNULL)
         except subprocess.TimeoutExpired as ex:
             return subprocess.CompletedProcess(ex.cmd, -1, ex.stdout or b"", (ex.stderr or b"") + b" (timeout)")
+
+
+def host_links():
+    return sorted(os.listdir("/sys/class/net"))
 
 
 def out(r):
@@ -68,7 +76,9 @@ def main():
         r = p.run("import", tar, IMAGE)
         if r.returncode != 0:
             raise kcoci.Missing("podman import failed: " + r.stderr.decode(errors="replace"))
+        links_before = host_links()
         cases(tap, p, vmdir, tmp)
+        tap.eq(host_links(), links_before, "no network device was added to the host (no podman bridge)")
     except kcoci.Missing as ex:
         tap.fail_prereq(str(ex))
     except Exception as ex:  # noqa: BLE001
