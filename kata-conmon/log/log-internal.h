@@ -35,6 +35,9 @@ typedef struct KcLogDrivers {
 
 /* Parses the -l values like conmon. On a usage error returns -EINVAL and conmon's message. */
 int kc_log_parse_drivers(char *const *values, KcLogDrivers *ret, char **ret_error);
+/* Sets *ret_error to the formatted message (a usage error in conmon's words) and returns -EINVAL
+ * (-ENOMEM if it cannot). */
+int kc_log_usage_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
 void kc_log_drivers_done(KcLogDrivers *d);
 
 /* Formats ts in local time as conmon does; buf must hold KC_LOG_TS_LEN + 1 bytes.

@@ -121,39 +121,23 @@ size_t kc_journald_build_fields(const KcJournaldFields *f, KcStream stream, cons
         return n;
 }
 
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *m = NULL;
-        int r;
-
-        if (!ret_error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        r = vasprintf(&m, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        *ret_error = m;
-        return -EINVAL;
-}
-
 int kc_journald_check_labels(char *const *labels, char **ret_error) {
         for (size_t i = 0; labels && labels[i]; i++) {
                 const char *l = labels[i], *eq = strchr(l, '=');
 
                 if (l[0] == '=')
-                        return fail(
+                        return kc_log_usage_error(
                                 ret_error,
                                 "Container labels must be in format LABEL=VALUE (no LABEL present in '%s')",
                                 l);
                 if (!eq || strchr(eq + 1, '='))
-                        return fail(ret_error,
+                        return kc_log_usage_error(ret_error,
                                     "Container labels must be in format LABEL=VALUE (none or more than one "
                                     "'=' present in '%s')",
                                     l);
                 for (const char *c = l; c < eq; c++)
                         if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
-                                return fail(ret_error,
+                                return kc_log_usage_error(ret_error,
                                             "Container label names must contain only uppercase letters, "
                                             "numbers and underscore (in '%s')",
                                             l);

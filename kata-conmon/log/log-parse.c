@@ -6,7 +6,7 @@
 
 #include "log-internal.h"
 
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...) {
+int kc_log_usage_error(char **ret_error, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
         int r;
@@ -40,7 +40,7 @@ static int parse_one(const char *value, KcLogDrivers *d, char **ret_error) {
         path = driver ? strtok_r(NULL, ":", &save) : NULL;
 
         if (!driver)
-                return fail(ret_error, "log-path must not be empty");
+                return kc_log_usage_error(ret_error, "log-path must not be empty");
 
         if (!path && delim == value) {
                 path = driver;
@@ -61,11 +61,11 @@ static int parse_one(const char *value, KcLogDrivers *d, char **ret_error) {
         }
         if (strcmp(driver, "k8s-file") == 0) {
                 if (!path)
-                        return fail(ret_error, "k8s-file requires a filename");
+                        return kc_log_usage_error(ret_error, "k8s-file requires a filename");
         } else if (!path && !delim) {
                 path = driver;
         } else
-                return fail(ret_error, "No such log driver %s", driver);
+                return kc_log_usage_error(ret_error, "No such log driver %s", driver);
 
         char *p = strdup(path);
         if (!p)
@@ -81,7 +81,7 @@ int kc_log_parse_drivers(char *const *values, KcLogDrivers *ret, char **ret_erro
         int r;
 
         if (!values || !values[0])
-                return fail(ret_error, "Log driver not provided. Use --log-path");
+                return kc_log_usage_error(ret_error, "Log driver not provided. Use --log-path");
 
         for (size_t i = 0; values[i]; i++) {
                 r = parse_one(values[i], &d, ret_error);
