@@ -7,6 +7,7 @@ kc-vm-argv and the image builder.
 Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512]
 """
 import argparse
+import glob
 import os
 import select
 import socket
@@ -224,6 +225,9 @@ def main():
         for m in reversed(kcvm.mounts_under(tmp)):
             subprocess.run(["umount", "-l", m], capture_output=True)
         subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+        # Debian's virtiofsd leaves /run/virtiofsd/<socket path with / as .>.pid behind when killed.
+        for f in glob.glob("/run/virtiofsd/" + glob.escape(tmp.replace("/", ".")) + "*.pid"):
+            os.unlink(f)
 
 
 if __name__ == "__main__":

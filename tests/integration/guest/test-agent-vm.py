@@ -4,6 +4,7 @@
 Boot 1 (virtio-fs): every scenario of kc-agent-driver in one VM. Boot 2 (9p only): the host asks for
 virtio-fs, the agent falls back to 9p, and a short scenario runs over it. The VMs come from
 kata-conmon's own QEMU argv (kc-vm-argv); the agent channel is the virtio-serial port agent.channel.0."""
+import glob
 import os
 import re
 import shutil
@@ -148,6 +149,9 @@ def main():
     finally:
         guestlib.reap_all()
         shutil.rmtree(tmp, ignore_errors=True)
+        # Debian's virtiofsd leaves /run/virtiofsd/<socket path with / as .>.pid behind when killed.
+        for f in glob.glob("/run/virtiofsd/" + glob.escape(tmp.replace("/", ".")) + "*.pid"):
+            os.unlink(f)
     for i, (ok, desc) in enumerate(results, 1):
         print("%s %d - %s" % ("ok" if ok else "not ok", i, desc))
     print("1..%d" % len(results))

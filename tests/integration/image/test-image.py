@@ -3,6 +3,7 @@
 boots under QEMU (TCG) with kata-conmon's own QEMU argv: a trivial init, then kata-agent's hello."""
 import hashlib
 import json
+import glob
 import os
 import select
 import shutil
@@ -254,6 +255,9 @@ def main():
         run_tests(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        # Debian's virtiofsd leaves /run/virtiofsd/<socket path with / as .>.pid behind when killed.
+        for f in glob.glob("/run/virtiofsd/" + glob.escape(tmp.replace("/", ".")) + "*.pid"):
+            os.unlink(f)
     return 1 if failed else 0
 
 
