@@ -170,25 +170,10 @@ void test_oom_exit(Ctx *ctx) {
         const char *args[] = {"/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", NULL};
         g_autofree char *id = cid(ctx, "oomexit");
         g_autofree char *oom_key = NULL, *exit_key = NULL;
-        g_autoptr(JsonObject) req = kc_request_new("create-container");
-        JsonObject *spec = make_spec(args, false);
-        JsonObject *lnx = json_object_get_object_member(spec, "linux");
-        JsonObject *res = json_object_new(), *mem = json_object_new();
         int oom_at = -1, exit_at = -1;
         int r;
 
-        json_object_set_int_member(mem, "limit", 16 * 1024 * 1024);
-        json_object_set_object_member(res, "memory", mem);
-        json_object_set_object_member(lnx, "resources", res);
-        r = prepare_rootfs(ctx, id);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_object_member(req, "spec", spec);
-        json_object_set_int_member(req, "stdout", kc_agent_client_stream_alloc(ctx->client, false));
-        json_object_set_int_member(req, "stderr", kc_agent_client_stream_alloc(ctx->client, false));
-        if (r == 0)
-                r = call(ctx, req, NULL);
-        if (r == 0)
-                r = simple(ctx, "start-container", id, NULL);
+        r = create_start_limited(ctx, id, args, 16 * 1024 * 1024);
         if (r == 0)
                 r = wait_for(ctx, id, NULL, NULL);
         ok(ctx, r == 128 + 9, "a container over its memory limit is killed (status %d)", r);

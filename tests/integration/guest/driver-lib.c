@@ -262,3 +262,25 @@ int connect_unix(const char *path) {
         }
         return fd;
 }
+
+int create_start_limited(Ctx *ctx, const char *id, const char *const *args, int64_t memory_limit) {
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        JsonObject *spec = make_spec(args, false);
+        JsonObject *lnx = json_object_get_object_member(spec, "linux");
+        JsonObject *res = json_object_new(), *mem = json_object_new();
+        int r;
+
+        json_object_set_int_member(mem, "limit", memory_limit);
+        json_object_set_object_member(res, "memory", mem);
+        json_object_set_object_member(lnx, "resources", res);
+        r = prepare_rootfs(ctx, id);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", spec);
+        json_object_set_int_member(req, "stdout", kc_agent_client_stream_alloc(ctx->client, false));
+        json_object_set_int_member(req, "stderr", kc_agent_client_stream_alloc(ctx->client, false));
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        return r;
+}

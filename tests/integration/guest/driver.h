@@ -39,6 +39,8 @@ int prepare_rootfs(Ctx *ctx, const char *id);
 int call(Ctx *ctx, JsonObject *req, JsonObject **ret);
 int create(Ctx *ctx, const char *id, const char *const *args, bool tty, bool with_stdin, Streams *ret);
 int simple(Ctx *ctx, const char *type, const char *id, const char *exec_id);
+/* Creates and starts a container (stdout/stderr streams, no stdin) under a memory limit. */
+int create_start_limited(Ctx *ctx, const char *id, const char *const *args, int64_t memory_limit);
 int wait_for(Ctx *ctx, const char *id, const char *exec_id, KcExitStatus *ret_st);
 int run_simple(Ctx *ctx, const char *name, const char *const *args, Streams *s, KcExitStatus *st);
 int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, bool tty, Streams *ret);

@@ -367,25 +367,10 @@ static void test_oom(Ctx *ctx) {
         const char *args[] = {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=60; sleep 1000",
                               NULL};
         g_autofree char *id = cid(ctx, "oom");
-        g_autoptr(JsonObject) req = kc_request_new("create-container");
-        JsonObject *spec = make_spec(args, false);
-        JsonObject *lnx = json_object_get_object_member(spec, "linux");
-        JsonObject *res = json_object_new(), *mem = json_object_new();
         int64_t deadline;
         int r;
 
-        json_object_set_int_member(mem, "limit", 16 * 1024 * 1024);
-        json_object_set_object_member(res, "memory", mem);
-        json_object_set_object_member(lnx, "resources", res);
-        r = prepare_rootfs(ctx, id);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_object_member(req, "spec", spec);
-        json_object_set_int_member(req, "stdout", kc_agent_client_stream_alloc(ctx->client, false));
-        json_object_set_int_member(req, "stderr", kc_agent_client_stream_alloc(ctx->client, false));
-        if (r == 0)
-                r = call(ctx, req, NULL);
-        if (r == 0)
-                r = simple(ctx, "start-container", id, NULL);
+        r = create_start_limited(ctx, id, args, 16 * 1024 * 1024);
         deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
         while (r == 0 && !has_oom(ctx, id) && g_get_monotonic_time() < deadline)
                 (void) kc_agent_client_iterate(ctx->client, 200);
