@@ -185,8 +185,7 @@ def main():
         os.makedirs(shared)
         vfs_sock = os.path.join(tmp, "vfs.sock")
         vmdir = os.path.join(tmp, "vm")
-        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
-                "KC_VM_TEST_LOG": os.environ.get("KC_VM_TEST_LOG", "")}
+        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir}
         kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
         rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
         h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)

@@ -89,6 +89,13 @@ def mounts_under(path):
         return [ln.split()[4] for ln in f if ln.split()[4].startswith(path)]
 
 
+def remove_tmp(tmp):
+    """Unmounts whatever a test left under tmp (deepest first) and removes it."""
+    for m in reversed(mounts_under(tmp)):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+
+
 def comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:

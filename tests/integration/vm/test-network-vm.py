@@ -49,7 +49,7 @@ def main():
         conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
         vmdir = os.path.join(tmp, "vm")
         menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
-                "KC_VM_TEST_LOG": os.path.join(tmp, "monitor.log"), **kcvm.sanitizer_env(tmp)}
+                **kcvm.sanitizer_env(tmp)}
         kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
         rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
         h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
@@ -69,12 +69,7 @@ def main():
         for ns in (pod_ns, peer_ns):
             ip("netns", "del", ns, check=False)
         if tmp:
-            if tap.failed and os.path.exists(os.path.join(tmp, "monitor.log")):
-                with open(os.path.join(tmp, "monitor.log"), errors="replace") as f:
-                    tap.diag("monitor log (tail):\n" + "".join(f.readlines()[-60:]))
-            for m in reversed(kcvm.mounts_under(tmp)):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+            kcvm.remove_tmp(tmp)
     sys.exit(tap.finish())
 
 

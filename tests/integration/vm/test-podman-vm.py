@@ -20,7 +20,6 @@ IMAGE = "localhost/kcvm-busybox:latest"
 class Podman:
     def __init__(self, e, tmp, conf, vmdir):
         self.tmp = tmp
-        self.log = os.path.join(tmp, "monitor.log")
         cc = os.path.join(tmp, "containers.conf")
         san = "".join(f', "{k}={v}"' for k, v in kcvm.sanitizer_env(tmp).items())
         with open(cc, "w") as f:
@@ -29,8 +28,7 @@ class Podman:
             # the test makes itself.
             f.write('[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\nnetns = "none"\n'
                     '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-                    f'conmon_env_vars = ["KATA_CONMON_CONF={conf}", "KATA_CONMON_VM_RUN_DIR={vmdir}", '
-                    f'"KC_VM_TEST_LOG={self.log}"{san}]\n')
+                    f'conmon_env_vars = ["KATA_CONMON_CONF={conf}", "KATA_CONMON_VM_RUN_DIR={vmdir}"{san}]\n')
         self.env = dict(os.environ, CONTAINERS_CONF=cc, KATA_CONMON_CONF=conf, KATA_CONMON_VM_RUN_DIR=vmdir)
         self.env.pop("CONTAINER_HOST", None)
         self.base = [kcoci.require_exe(shutil.which("podman"), "podman"),
@@ -88,12 +86,7 @@ def main():
             p.run("rm", "-a", "-f", "-t", "0", timeout=60)
         kcoci.reap_all_children()
         if tmp:
-            if tap.failed and p and os.path.exists(p.log):
-                with open(p.log, errors="replace") as f:
-                    tap.diag("monitor log (tail):\n" + "".join(f.readlines()[-60:]))
-            for m in reversed(kcvm.mounts_under(tmp)):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+            kcvm.remove_tmp(tmp)
     sys.exit(tap.finish())
 
 

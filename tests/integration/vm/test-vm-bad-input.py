@@ -37,9 +37,7 @@ def main():
             h.cleanup()
         kcoci.reap_all_children()
         if tmp:
-            for m in reversed(kcvm.mounts_under(tmp)):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-            subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True)
+            kcvm.remove_tmp(tmp)
     sys.exit(tap.finish())
 
 
