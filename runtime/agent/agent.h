@@ -76,6 +76,8 @@ struct Agent {
         Channel *channel;
         bool init_mode;
         bool no_pivot; /* / is the initramfs itself: crun must use --no-pivot */
+        /* Under TCG the runtime runs without address space randomisation: see runtime.c. */
+        bool runtime_no_aslr;
         const char *runtime;
         char **runtime_args;
         const char *runtime_root;
@@ -165,6 +167,9 @@ void agent_check_oom(Agent *a);
 int spec_translate(JsonObject *spec, const char *cgroups_path, const char *rootfs, const char *shared_dir,
                    bool tty, char **ret_error);
 int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
+/* Gives the spec an explicit linux.personality (domain LINUX) when it has none, so that the
+ * container process gets the default personality back whatever the runtime ran with. */
+void spec_set_default_personality(JsonObject *spec);
 
 /* sandbox.c */
 int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error);
@@ -174,10 +179,23 @@ int network_configure(JsonObject *req, bool apply, char **ret_error);
 void sandbox_destroy(Agent *a) G_GNUC_NORETURN;
 
 /* init.c: PID 1 duties. */
+/* modules.c: the image's kernel modules, by group (see the file's head comment). */
+typedef struct {
+        char *path;
+        char *group; /* "" before the first "@NAME" line: in every group */
+} ModuleEntry;
+void module_entry_free(ModuleEntry *e);
+GPtrArray *modules_parse(const char *text); /* pure */
+int modules_read(const char *list);
+bool modules_load_next(void); /* the next untried module in file order; false when none is left */
+void modules_load_group(const char *group);
+void modules_load_all(void);
+/* After delay_ms, the modules not loaded yet, one per idle main-loop turn (once). */
+void modules_load_later(unsigned delay_ms);
+
 int init_setup(void);
-int init_modules_read(const char *list);
-int init_modules_load_next(void);
-void init_modules_load_all(void);
+bool init_cmdline_has(const char *word);
+int init_protect_runtime(const char *path);
 int init_find_channel(const char *name, int timeout_ms);
 void init_poweroff(void) G_GNUC_NORETURN;
 bool init_root_is_initramfs(void);

@@ -308,6 +308,8 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
                 channel_reply_error(a->channel, id, r, "invalid spec: %s", err);
                 return r;
         }
+        if (a->runtime_no_aslr)
+                spec_set_default_personality(spec);
 
         c = g_new0(Container, 1);
         c->agent = a;

@@ -46,7 +46,6 @@ static void setup_console(void) {
 
 int init_setup(void) {
         const unsigned long nsd = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-        _cleanup_free_ char *cmdline = NULL;
 
         do_mount("proc", "/proc", "proc", nsd, NULL);
         do_mount("sysfs", "/sys", "sysfs", nsd, NULL);
@@ -70,66 +69,36 @@ int init_setup(void) {
                         safe_close(fd);
                 }
         }
-        if (read_file_bounded("/proc/cmdline", 65536, &cmdline, NULL) >= 0 &&
-            strstr(cmdline, "agent.log=debug"))
+        if (init_cmdline_has("agent.log=debug"))
                 kc_log_set_level(LOG_DEBUG);
         return 0;
 }
 
-/* The image's module list, loaded in order: first what the agent channel needs, the rest after hello. */
-static char **modules;
-static size_t modules_next, modules_loaded;
+/* Whether the kernel command line holds this exact word. */
+bool init_cmdline_has(const char *word) {
+        _cleanup_free_ char *cmdline = NULL;
+        g_auto(GStrv) words = NULL;
 
-int init_modules_read(const char *list) {
-        _cleanup_free_ char *text = NULL;
-        g_autoptr(GPtrArray) paths = g_ptr_array_new();
-        g_auto(GStrv) lines = NULL;
-        int r;
+        if (read_file_bounded("/proc/cmdline", 65536, &cmdline, NULL) < 0)
+                return false;
+        words = g_strsplit_set(g_strstrip(cmdline), " \t", -1);
+        return g_strv_contains((const char *const *) words, word);
+}
 
-        r = read_file_bounded(list, 1024 * 1024, &text, NULL);
-        if (r == -ENOENT) {
-                log_info("No module list %s", list);
-                return 0;
+/* crun guards against CVE-2019-5736 (a container process overwriting the runtime's binary through
+ * /proc/self/exe) by re-executing itself from a read-only copy, unless its binary already lies on a
+ * read-only mount. Giving it that mount once, here, keeps the same protection and spares every crun
+ * call the second exec and dynamic link; under TCG it also lets the guest reuse the translated code
+ * of the one binary instead of translating a fresh copy per call. */
+int init_protect_runtime(const char *path) {
+        if (mount(path, path, NULL, MS_BIND, NULL) < 0)
+                return log_warning_errno(errno, "Cannot bind-mount %s onto itself: %m", path);
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0) {
+                int r = log_warning_errno(errno, "Cannot make %s read-only: %m", path);
+                (void) umount2(path, MNT_DETACH);
+                return r;
         }
-        if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", list);
-        lines = g_strsplit(text, "\n", -1);
-        for (char **l = lines; *l; l++) {
-                char *path = g_strstrip(*l);
-                if (path[0] != '\0' && path[0] != '#')
-                        g_ptr_array_add(paths, g_strdup(path));
-        }
-        g_ptr_array_add(paths, NULL);
-        g_strfreev(modules);
-        modules = (char **) g_ptr_array_free(g_steal_pointer(&paths), false);
-        modules_next = modules_loaded = 0;
         return 0;
-}
-
-/* Loads the next module of the list. Returns 1 when one was tried, 0 when the list is done. */
-int init_modules_load_next(void) {
-        _cleanup_close_ int fd = -EBADF;
-        const char *path;
-
-        if (!modules || !modules[modules_next])
-                return 0;
-        path = modules[modules_next++];
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                log_warning_errno(errno, "Cannot open module %s: %m", path);
-        else if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
-                log_warning_errno(errno, "Cannot load module %s: %m", path);
-        else
-                modules_loaded++;
-        if (!modules[modules_next])
-                log_info("Loaded %zu of %zu modules (uptime %.3f s)", modules_loaded, modules_next,
-                         init_uptime());
-        return 1;
-}
-
-void init_modules_load_all(void) {
-        while (init_modules_load_next() > 0)
-                ;
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; the device is /dev/vportNpM. */
@@ -169,7 +138,7 @@ int init_find_channel(const char *name, int timeout_ms) {
                         return fd;
                 /* Not there yet: load the next module (the list starts with the virtio transport and
                  * console drivers), or once all are loaded wait for the port to be announced. */
-                if (init_modules_load_next() > 0)
+                if (modules_load_next())
                         continue;
                 if (g_get_monotonic_time() > deadline)
                         return log_error_errno(ENOENT, "No virtio port named %s: %m", name);

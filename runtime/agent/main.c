@@ -31,11 +31,6 @@ static gboolean on_terminate(gpointer userdata) {
         return G_SOURCE_REMOVE;
 }
 
-/* One module per main-loop turn, so that requests are served while they load. */
-static gboolean on_load_module(gpointer userdata) {
-        return init_modules_load_next() > 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
 static gboolean on_oom_timer(gpointer userdata) {
         agent_check_oom(userdata);
         return G_SOURCE_CONTINUE;
@@ -121,11 +116,13 @@ int main(int argc, char **argv) {
         (void) signal(SIGPIPE, SIG_IGN);
         if (agent.init_mode) {
                 init_setup();
+                (void) init_protect_runtime(agent.runtime);
+                agent.runtime_no_aslr = init_cmdline_has("agent.runtime_aslr=off");
                 agent.no_pivot = init_root_is_initramfs();
                 log_info("kata-agent %s starting as PID 1 (uptime %.3f s)%s", PACKAGE_VERSION, init_uptime(),
                          agent.no_pivot ? ", root is the initramfs: containers use crun --no-pivot" : "");
                 /* Loads modules only until the agent port shows up; the rest follow after hello. */
-                (void) init_modules_read(AGENT_MODULES_LIST);
+                (void) modules_read(AGENT_MODULES_LIST);
                 channel_fd = init_find_channel(AGENT_CHANNEL_NAME, 10000);
                 if (channel_fd < 0)
                         init_poweroff();
@@ -161,8 +158,6 @@ int main(int argc, char **argv) {
         }
         g_timeout_add(1000, on_oom_timer, &agent);
         agent.channel = channel_new(&agent, channel_fd, agent.init_mode);
-        if (agent.init_mode)
-                g_idle_add_full(G_PRIORITY_LOW, on_load_module, NULL, NULL);
         agent_reap(&agent);
 
         g_main_loop_run(agent.loop);

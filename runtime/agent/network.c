@@ -389,6 +389,8 @@ int network_configure(JsonObject *req, bool apply, char **ret_error) {
         r = parse_config(req, c, ret_error);
         if (r < 0 || !apply)
                 return r;
+        if (c->n_ifaces > 0)
+                modules_load_group("net");
         s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (s < 0 || nl < 0 || bind(nl, (struct sockaddr *) &sa, sizeof(sa)) < 0) {

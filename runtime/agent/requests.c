@@ -207,7 +207,7 @@ void agent_handle_request(Agent *a, uint32_t id, JsonObject *req) {
                 return channel_reply_error(a->channel, id, EINVAL, "request without a string type");
         for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++)
                 if (strcmp(handlers[i].type, type) == 0) {
-                        log_debug("Request %u: %s", id, type);
+                        log_debug("Request %u: %s (uptime %.3f s)", id, type, init_uptime());
                         handlers[i].handler(a, id, req);
                         return;
                 }

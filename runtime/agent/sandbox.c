@@ -8,7 +8,11 @@
 #include "fileio.h"
 #include "log.h"
 
+/* Modules load only when first needed: under TCG each costs guest time on the pod's start path. */
+#define MODULES_LATE_DELAY_MS 2000
+
 static int mount_one(const char *type, const char *tag, const char *dir) {
+        modules_load_group(strcmp(type, "virtio-fs") == 0 ? "virtiofs" : "9p");
         if (strcmp(type, "virtio-fs") == 0)
                 return mount(tag, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
         return mount(tag, dir, "9p", MS_NOSUID | MS_NODEV,
@@ -128,9 +132,6 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
         r = network_configure(req, false, ret_error);
         if (r < 0)
                 return r;
-        if (a->init_mode)
-                /* The shared filesystem's, the NICs' and the guest mounts' modules may still be loading. */
-                init_modules_load_all();
         if (!a->init_mode) {
                 /* Host mode: nothing of the machine's own may change. */
                 log_info("Host mode: create-sandbox accepted without touching hostname, DNS or mounts");
@@ -151,6 +152,10 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
         r = mount_shared(a, type, tag, ret_fs, ret_error);
         if (r < 0)
                 return r;
+        /* The operator's extra modules; guest mounts may need any file system of the image. */
+        modules_load_group("sandbox");
+        if (mounts && json_array_get_length(mounts) > 0)
+                modules_load_all();
         for (guint i = 0; mounts && i < json_array_get_length(mounts); i++) {
                 JsonNode *n = json_array_get_element(mounts, i);
                 if (!JSON_NODE_HOLDS_OBJECT(n)) {
@@ -161,6 +166,8 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
                 if (r < 0)
                         return r;
         }
+        /* The rest (virtio-rng, overlay, ...) off the pod's start path. */
+        modules_load_later(MODULES_LATE_DELAY_MS);
         return 0;
 }
 

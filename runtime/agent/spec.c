@@ -222,3 +222,15 @@ int spec_translate(JsonObject *spec, const char *cgroups_path, const char *rootf
         json_object_set_string_member(linux_, "cgroupsPath", cgroups_path);
         return 0;
 }
+
+void spec_set_default_personality(JsonObject *spec) {
+        JsonObject *linux_ = NULL, *p;
+
+        /* After spec_translate() "linux" is an object. */
+        if (kc_json_get_object(spec, "linux", true, &linux_) < 0 ||
+            json_object_has_member(linux_, "personality"))
+                return;
+        p = json_object_new();
+        json_object_set_string_member(p, "domain", "LINUX");
+        json_object_set_object_member(linux_, "personality", p);
+}

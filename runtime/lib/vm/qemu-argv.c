@@ -72,6 +72,10 @@ char *kc_vm_kernel_cmdline(const KcVmConfig *c, const KcVmParams *p) {
          * on a busy host and the guest then hangs at boot. Tell the guest the frequency instead. */
         if (accel == KC_ACCEL_TCG && p->host_tsc_khz > 0)
                 g_string_append_printf(s, " tsc_early_khz=%u", p->host_tsc_khz);
+        /* TCG retranslates code mapped at a new address: the agent runs crun unrandomised (the
+         * container's own processes keep address space randomisation). */
+        if (accel == KC_ACCEL_TCG)
+                g_string_append(s, " agent.runtime_aslr=off");
         g_string_append(s, c->enable_debug ? " debug" : " quiet");
         if (c->agent_enable_debug)
                 g_string_append(s, " agent.log=debug");

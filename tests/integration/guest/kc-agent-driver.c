@@ -42,6 +42,21 @@ static void test_outputs(Ctx *ctx) {
         ok(ctx, has_exit_event(ctx, id, NULL, 0), "exit event with code 0");
 }
 
+/* In the VM under TCG the agent runs crun without address space randomisation (see runtime.c):
+ * the container's own process must still have the default personality and randomisation on. */
+static void test_personality(Ctx *ctx) {
+        const char *args[] = {"/bin/sh", "-c",
+                              "cat /proc/self/personality /proc/sys/kernel/randomize_va_space", NULL};
+        g_autofree char *out = NULL;
+        Streams s = {};
+        int r;
+
+        r = run_simple(ctx, "persona", args, &s, NULL);
+        out = stream_text(ctx, s.out);
+        ok(ctx, r == 0 && strcmp(out, "00000000\n2\n") == 0,
+           "the container process runs with personality 0 and full randomisation (got %d, '%s')", r, out);
+}
+
 /* The spec's seccomp filter and capability sets reach the process (crun/runc apply them). */
 static void test_security(Ctx *ctx) {
         static const char *const seccomp =
@@ -496,6 +511,8 @@ int main(int argc, char **argv) {
         if (quick)
                 goto destroy;
         test_signal(&ctx);
+        if (agent_pid <= 0)
+                test_personality(&ctx);
         test_security(&ctx);
         test_exec(&ctx);
         test_tty(&ctx);

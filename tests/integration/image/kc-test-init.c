@@ -39,7 +39,8 @@ static int load_modules(void) {
                 int fd;
 
                 line[strcspn(line, "\n")] = '\0';
-                if (line[0] == '\0' || line[0] == '#')
+                /* "@group" lines name the groups the agent loads on demand; this loads them all. */
+                if (line[0] == '\0' || line[0] == '#' || line[0] == '@')
                         continue;
                 fd = open(line, O_RDONLY | O_CLOEXEC);
                 if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {

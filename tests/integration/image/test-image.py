@@ -314,32 +314,51 @@ def run_tests(tmp):
     bad = [e[0] for e in entries if e[2] != 0 or e[3] != 0 or e[4] != 0]
     tap(not bad, "every entry is owned by 0:0 with mtime SOURCE_DATE_EPOCH (0)", " ".join(bad[:20]))
 
-    # 7. modules: present, uncompressed, dependencies first
+    # 7. modules: present, uncompressed; in groups ("@name" lines), each group holding its own
+    # dependencies, listed before the modules that need them
     files = {e[0]: e for e in entries}
-    modlist = [line for line in files["lib/modules/kata-modules.load"][5].decode().splitlines() if line]
+    lines = [line for line in files["lib/modules/kata-modules.load"][5].decode().splitlines() if line]
     moddir = m["modules_dir"][0]
     kver = os.path.basename(moddir)
     deps = modules_dep(moddir)
     problems = []
-    pos = {}
-    for i, path in enumerate(modlist):
-        rel = path.lstrip("/")
-        if rel not in files or not files[rel][5].startswith(b"\x7fELF"):
-            problems.append(f"{path} missing or not an uncompressed ELF")
-        key = os.path.relpath(path, f"/lib/modules/{kver}")
-        pos[key] = i
-    for key, i in pos.items():
-        for d in deps.get(key, [None]):
-            if d is None:
-                problems.append(f"{key} not in modules.dep")
-            elif pos.get(d.split(".ko")[0] + ".ko", 1 << 30) > i:
-                problems.append(f"{key} listed before its dependency {d}")
-    basenames = {os.path.basename(p).split(".ko")[0].replace("-", "_") for p in modlist}
-    for req in ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci", "virtio_console", "fuse", "virtiofs", "overlay"):
-        if req not in basenames:
-            problems.append(f"required module {req} missing")
+    groups, group = {}, None
+    for line in lines:
+        if line.startswith("@"):
+            group = line[1:]
+            if group in groups:
+                problems.append(f"group {group} appears twice")
+            groups[group] = []
+        elif group is None:
+            problems.append(f"{line} comes before the first group")
+        else:
+            groups[group].append(line)
+    if list(groups)[:1] != ["boot"]:
+        problems.append(f"the first group is not boot: {list(groups)}")
+    modlist = sorted({p for g in groups.values() for p in g})
+    for name, paths in groups.items():
+        pos = {}
+        for i, path in enumerate(paths):
+            rel = path.lstrip("/")
+            if rel not in files or not files[rel][5].startswith(b"\x7fELF"):
+                problems.append(f"{path} missing or not an uncompressed ELF")
+            pos[os.path.relpath(path, f"/lib/modules/{kver}")] = i
+        for key, i in pos.items():
+            for d in deps.get(key, [None]):
+                if d is None:
+                    problems.append(f"{key} not in modules.dep")
+                elif pos.get(d.split(".ko")[0] + ".ko", 1 << 30) > i:
+                    problems.append(f"@{name}: {key} listed before its dependency {d}")
+    def names(g):
+        return {os.path.basename(p).split(".ko")[0].replace("-", "_") for p in groups.get(g, [])}
+    for g, req in (("boot", ("virtio_ring", "virtio", "virtio_mmio", "virtio_pci", "virtio_console")),
+                   ("virtiofs", ("fuse", "virtiofs")), ("late", ("overlay",))):
+        for r in req:
+            if r not in names(g):
+                problems.append(f"required module {r} missing from @{g}")
     tap(not problems and len(modlist) >= 8,
-        f"{len(modlist)} modules, each after its dependencies, in kata-modules.load", "\n".join(problems))
+        f"{len(modlist)} modules in groups {' '.join(groups)}, each group after its own dependencies, "
+        "in kata-modules.load", "\n".join(problems))
 
     # 8. rebuild on change: a different init
     with open(init, "ab") as f:

@@ -46,6 +46,42 @@ static JsonObject *translate(const char *text, bool tty, int expect) {
         return spec;
 }
 
+static void test_modules_parse(void) {
+        g_autoptr(GPtrArray) e = modules_parse("# comment\n/lib/a.ko\n\n@boot\n /lib/b.ko \nrelative.ko\n"
+                                               "@net\n/lib/b.ko\n/lib/c.ko\n@\n/lib/d.ko\n");
+        static const char *const want[][2] = {
+                {"/lib/a.ko", ""},    {"/lib/b.ko", "boot"}, {"/lib/b.ko", "net"},
+                {"/lib/c.ko", "net"}, {"/lib/d.ko", ""},
+        };
+
+        g_assert_cmpuint(e->len, ==, G_N_ELEMENTS(want));
+        for (guint i = 0; i < e->len; i++) {
+                ModuleEntry *m = g_ptr_array_index(e, i);
+                g_assert_cmpstr(m->path, ==, want[i][0]);
+                g_assert_cmpstr(m->group, ==, want[i][1]);
+        }
+        g_ptr_array_unref(modules_parse(""));
+}
+
+static void test_default_personality(void) {
+        g_autoptr(JsonObject) spec = translate(host_spec, false, 0);
+        g_autoptr(JsonObject) own =
+                translate("{\"root\":{\"path\":\"rootfs\"},\"process\":{\"args\":[\"sh\"]},"
+                          "\"linux\":{\"personality\":{\"domain\":\"LINUX32\"}}}",
+                          false, 0);
+        JsonObject *p;
+
+        g_assert_false(json_object_has_member(json_object_get_object_member(spec, "linux"), "personality"));
+        spec_set_default_personality(spec);
+        p = json_object_get_object_member(json_object_get_object_member(spec, "linux"), "personality");
+        g_assert_nonnull(p);
+        g_assert_cmpstr(json_object_get_string_member(p, "domain"), ==, "LINUX");
+        /* A spec's own personality stays as it is. */
+        spec_set_default_personality(own);
+        p = json_object_get_object_member(json_object_get_object_member(own, "linux"), "personality");
+        g_assert_cmpstr(json_object_get_string_member(p, "domain"), ==, "LINUX32");
+}
+
 static void test_translate(void) {
         g_autoptr(JsonObject) spec = translate(host_spec, false, 0);
         JsonObject *root = json_object_get_object_member(spec, "root");
@@ -130,6 +166,8 @@ static void test_invalid(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/agent-spec/translate", test_translate);
+        g_test_add_func("/agent-spec/default-personality", test_default_personality);
+        g_test_add_func("/agent-spec/modules-list", test_modules_parse);
         g_test_add_func("/agent-spec/tty-and-process", test_tty_and_process);
         g_test_add_func("/agent-spec/invalid", test_invalid);
         return g_test_run();
