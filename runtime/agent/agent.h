@@ -170,6 +170,9 @@ int spec_translate_process(JsonObject *process, bool tty, char **ret_error);
 /* Gives the spec an explicit linux.personality (domain LINUX) when it has none, so that the
  * container process gets the default personality back whatever the runtime ran with. */
 void spec_set_default_personality(JsonObject *spec);
+const char *spec_pod_sandbox_id(JsonObject *spec);
+char **spec_joined_namespaces(JsonObject *spec);
+void spec_join_sandbox_namespaces(JsonObject *spec, const char *const *joined, pid_t sandbox_pid);
 
 /* sandbox.c */
 int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error);

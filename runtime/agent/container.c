@@ -276,7 +276,8 @@ static int spawn_process(Agent *a, Process *p, const StdioReq *req, GPtrArray *a
 
 int container_create(Agent *a, uint32_t id, JsonObject *req) {
         g_autofree char *rootfs = NULL, *config = NULL, *pid_file = NULL, *err = NULL, *text = NULL,
-                        *cgroups = NULL;
+                        *cgroups = NULL, *sandbox_id = NULL;
+        g_auto(GStrv) joined = NULL;
         g_autoptr(GPtrArray) args = g_ptr_array_new();
         g_autoptr(JsonNode) node = NULL;
         const char *cid = NULL;
@@ -303,6 +304,8 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
                 return -ENOENT;
         }
         cgroups = agent_cgroup_path(a, cid);
+        sandbox_id = g_strdup(spec_pod_sandbox_id(spec));
+        joined = spec_joined_namespaces(spec);
         r = spec_translate(spec, cgroups, rootfs, a->shared_dir, s.tty, &err);
         if (r < 0) {
                 channel_reply_error(a->channel, id, r, "invalid spec: %s", err);
@@ -310,6 +313,15 @@ int container_create(Agent *a, uint32_t id, JsonObject *req) {
         }
         if (a->runtime_no_aslr)
                 spec_set_default_personality(spec);
+        if (sandbox_id && strcmp(sandbox_id, cid) != 0) {
+                Container *sb = g_hash_table_lookup(a->containers, sandbox_id);
+                if (sb && sb->init->pid > 0 && !sb->init->exited)
+                        spec_join_sandbox_namespaces(spec, (const char *const *) joined, sb->init->pid);
+                else
+                        log_warning("Container %s: sandbox container %s is not running in the guest; "
+                                    "not joining its namespaces",
+                                    cid, sandbox_id);
+        }
 
         c = g_new0(Container, 1);
         c->agent = a;

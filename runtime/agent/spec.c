@@ -234,3 +234,61 @@ void spec_set_default_personality(JsonObject *spec) {
         json_object_set_string_member(p, "domain", "LINUX");
         json_object_set_object_member(linux_, "personality", p);
 }
+
+/* A pod member (CRI-O's io.kubernetes.cri-o.ContainerType "container") names its sandbox; NULL for a
+ * sandbox or a container outside a pod. Call before spec_translate(), which drops the annotations. */
+const char *spec_pod_sandbox_id(JsonObject *spec) {
+        JsonObject *ann = NULL;
+        const char *type = NULL, *sandbox = NULL;
+
+        if (kc_json_get_object(spec, "annotations", false, &ann) < 0 || !ann ||
+            kc_json_get_string(ann, "io.kubernetes.cri-o.ContainerType", 64, false, &type) < 0 ||
+            kc_json_get_string(ann, "io.kubernetes.cri-o.SandboxID", KC_STRING_MAX, false, &sandbox) < 0)
+                return NULL;
+        return type && strcmp(type, "container") == 0 && sandbox && sandbox[0] ? sandbox : NULL;
+}
+
+/* The namespace types the host spec joins (an entry with a path): before spec_translate(). */
+char **spec_joined_namespaces(JsonObject *spec) {
+        g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
+        JsonObject *linux_ = NULL;
+        JsonArray *ns = NULL;
+
+        if (kc_json_get_object(spec, "linux", false, &linux_) >= 0 && linux_ &&
+            kc_json_get_array(linux_, "namespaces", KC_JSON_MAX_MEMBERS, false, &ns) >= 0 && ns)
+                for (guint i = 0; i < json_array_get_length(ns); i++) {
+                        JsonNode *n = json_array_get_element(ns, i);
+                        const char *type = NULL, *path = NULL;
+
+                        if (!JSON_NODE_HOLDS_OBJECT(n) ||
+                            kc_json_get_string(json_node_get_object(n), "type", 64, false, &type) < 0 ||
+                            kc_json_get_string(json_node_get_object(n), "path", KC_STRING_MAX, false,
+                                               &path) < 0)
+                                continue;
+                        if (type && path && path[0])
+                                g_ptr_array_add(types, g_strdup(type));
+                }
+        g_ptr_array_add(types, NULL);
+        return (char **) g_ptr_array_free(g_steal_pointer(&types), false);
+}
+
+/* In a pod the host joins the infra container's IPC and UTS (and, with a shared process namespace,
+ * PID) namespaces; in the guest the same namespaces are the sandbox container's init's. */
+void spec_join_sandbox_namespaces(JsonObject *spec, const char *const *joined, pid_t sandbox_pid) {
+        static const char *const shared[] = {"ipc", "uts", "pid", NULL};
+        JsonObject *linux_ = NULL;
+        JsonArray *ns = NULL;
+
+        if (kc_json_get_object(spec, "linux", true, &linux_) < 0 ||
+            kc_json_get_array(linux_, "namespaces", KC_JSON_MAX_MEMBERS, false, &ns) < 0 || !ns)
+                return;
+        for (guint i = 0; i < json_array_get_length(ns); i++) {
+                JsonObject *o = json_array_get_object_element(ns, i);
+                const char *type = json_object_get_string_member_with_default(o, "type", "");
+
+                if (strv_has(shared, type) && joined && strv_has(joined, type)) {
+                        g_autofree char *path = g_strdup_printf("/proc/%d/ns/%s", (int) sandbox_pid, type);
+                        json_object_set_string_member(o, "path", path);
+                }
+        }
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A CRI-O-shaped pod of two containers in one VM: kata-conmon (VM engine) + kata-runtime, CRI-O's argv and order."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -144,6 +145,33 @@ def run(tap, h, kr, menv, vmdir, tmp):
         tap.ok(os.path.exists(os.path.join(hog.bundle, "oom")), "an oom file in its bundle (CRI-O reads it)")
         tap.ok(os.path.exists(os.path.join(hog.persist, "oom")), "and in its persist dir")
         kr.run("delete", "hog", check=False)
+
+    # 4c. Like CRI-O, a member joins the infra container's IPC and UTS namespaces (paths in its spec,
+    # which name host namespaces): in the guest it joins the sandbox container's.
+    def join_pod_namespaces(bundle):
+        import json
+        path = os.path.join(bundle, "config.json")
+        with open(path) as f:
+            spec = json.load(f)
+        for n in spec["linux"]["namespaces"]:
+            if n["type"] in ("ipc", "uts"):
+                n["path"] = f"/proc/1/ns/{n['type']}"
+        with open(path, "w") as f:
+            json.dump(spec, f)
+    show_ns = ["sh", "-c", "echo ns $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) "
+               "$(readlink /proc/self/ns/mnt)"]
+    nsj = create(h, "nsjoin", show_ns, member, menv, edit=join_pod_namespaces)
+    if tap.ok(nsj.pid and nsj.pid > 0, "container nsjoin (ipc and uts paths, as CRI-O writes) created",
+              f"sync={nsj.sync} err={nsj.parent_err!r}"):
+        kr.run("start", "nsjoin", check=False)
+        nsj.wait_exit(60)
+        mine = re.findall(r"stdout F ns (.*)$", nsj.log_text() or "", re.M)
+        x = h.exec_sync(pod, show_ns, timeout=60)
+        pods = re.findall(r"stdout F ns (.*)$", x["log"] or "", re.M)
+        ok = mine and pods and mine[0].split()[:2] == pods[0].split()[:2] and mine[0].split()[2] != pods[0].split()[2]
+        tap.ok(ok, "its ipc and uts namespaces are the sandbox container's, its mount namespace its own",
+               f"member={mine} sandbox={pods}")
+        kr.run("delete", "nsjoin", check=False)
 
     # 5. StopContainer web: kill <id> 15, exit file, stand-in gone; then delete.
     tap.eq(kr.run("kill", "web", "15", check=False).returncode, 0, "kata-runtime kill web 15")

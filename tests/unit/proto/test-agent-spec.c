@@ -63,6 +63,46 @@ static void test_modules_parse(void) {
         g_ptr_array_unref(modules_parse(""));
 }
 
+static void test_pod_namespaces(void) {
+        static const char member[] =
+                "{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":\"container\","
+                "\"io.kubernetes.cri-o.SandboxID\":\"sb1\"},\"root\":{\"path\":\"rootfs\"},"
+                "\"process\":{\"args\":[\"sh\"]},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},"
+                "{\"type\":\"ipc\",\"path\":\"/var/run/ipcns/x\"},{\"type\":\"uts\",\"path\":\"/var/run/"
+                "utsns/x\"},"
+                "{\"type\":\"network\",\"path\":\"/var/run/netns/x\"},{\"type\":\"mount\"}]}}";
+        static const char sandbox_text[] = "{\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":"
+                                           "\"sandbox\",\"io.kubernetes.cri-o.SandboxID\":\"sb1\"}}";
+        g_autoptr(JsonObject) spec = NULL, sandbox = NULL;
+        g_auto(GStrv) joined = NULL;
+        g_autofree char *err = NULL;
+        JsonArray *ns;
+
+        g_assert_cmpint(kc_json_parse_object(member, strlen(member), &spec), ==, 0);
+        g_assert_cmpstr(spec_pod_sandbox_id(spec), ==, "sb1");
+        joined = spec_joined_namespaces(spec);
+        g_assert_cmpuint(g_strv_length(joined), ==, 3); /* ipc, uts, network */
+        g_assert_cmpint(spec_translate(spec, "/kata/c1", "/shared/c1/rootfs", "/shared", false, &err), ==,
+                        0);
+        spec_join_sandbox_namespaces(spec, (const char *const *) joined, 42);
+        ns = json_object_get_array_member(json_object_get_object_member(spec, "linux"), "namespaces");
+        g_assert_cmpuint(json_array_get_length(ns), ==, 4); /* network dropped: the VM's */
+        for (guint i = 0; i < json_array_get_length(ns); i++) {
+                JsonObject *o = json_array_get_object_element(ns, i);
+                const char *type = json_object_get_string_member(o, "type");
+                const char *path = json_object_get_string_member_with_default(o, "path", NULL);
+                if (strcmp(type, "ipc") == 0)
+                        g_assert_cmpstr(path, ==, "/proc/42/ns/ipc");
+                else if (strcmp(type, "uts") == 0)
+                        g_assert_cmpstr(path, ==, "/proc/42/ns/uts");
+                else
+                        g_assert_null(path); /* pid and mount stay the container's own */
+        }
+        /* A sandbox, or a container outside a pod, names no sandbox to join. */
+        g_assert_cmpint(kc_json_parse_object(sandbox_text, strlen(sandbox_text), &sandbox), ==, 0);
+        g_assert_null(spec_pod_sandbox_id(sandbox));
+}
+
 static void test_default_personality(void) {
         g_autoptr(JsonObject) spec = translate(host_spec, false, 0);
         g_autoptr(JsonObject) own =
@@ -167,6 +207,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/agent-spec/translate", test_translate);
         g_test_add_func("/agent-spec/default-personality", test_default_personality);
+        g_test_add_func("/agent-spec/pod-namespaces", test_pod_namespaces);
         g_test_add_func("/agent-spec/modules-list", test_modules_parse);
         g_test_add_func("/agent-spec/tty-and-process", test_tty_and_process);
         g_test_add_func("/agent-spec/invalid", test_invalid);
