@@ -382,6 +382,8 @@ void vm_on_hello(VmEngine *ve) {
                         json_object_set_string_member(req, "hostname", hostname);
                 json_object_set_string_member(fs, "type", "virtio-fs");
                 json_object_set_string_member(fs, "tag", "kataShared");
+                if (ve->config->virtio_fs_read_ahead_kb > 0)
+                        json_object_set_int_member(fs, "read-ahead-kb", ve->config->virtio_fs_read_ahead_kb);
                 json_object_set_object_member(req, "shared-fs", g_steal_pointer(&fs));
                 const KcVmNetwork *net = kc_vm_sandbox_network(ve->sb);
                 if (net) {

@@ -1,10 +1,15 @@
 /* kata-agent: sandbox setup (hostname, DNS, shared filesystem, guest mounts) and power-off. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "fd-util.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -114,8 +119,32 @@ static int guest_mount(JsonObject *m, char **ret_error) {
         return 0;
 }
 
+/* The shared directory's read-ahead (its mount's backing device info). A binary the container execs
+ * is read through page faults, each a round trip to virtiofsd for the read-ahead window around it:
+ * with the kernel's 128 KiB, busybox's first exec took 120-150 ms in a TCG guest, with 4 MiB 30 ms. */
+static void set_read_ahead(const char *dir, int64_t kb) {
+        g_autofree char *path = NULL, *value = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (kb <= 0)
+                return;
+        if (stat(dir, &st) < 0) {
+                log_warning_errno(errno, "Cannot stat %s: %m", dir);
+                return;
+        }
+        path = g_strdup_printf("/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+        value = g_strdup_printf("%" PRId64, kb);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t) strlen(value))
+                log_warning_errno(errno, "Cannot set the read-ahead of %s (%s): %m", dir, path);
+        else
+                log_debug("Read-ahead of %s: %" PRId64 " KiB", dir, kb);
+}
+
 int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_error) {
         const char *hostname = NULL, *type = "virtio-fs", *tag = "kataShared";
+        int64_t read_ahead_kb = 0;
         JsonArray *dns = NULL, *mounts = NULL;
         JsonObject *fs = NULL;
         int r;
@@ -125,7 +154,8 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
             kc_json_get_object(req, "shared-fs", false, &fs) < 0 ||
             kc_json_get_array(req, "mounts", 64, false, &mounts) < 0 ||
             (fs && (kc_json_get_string(fs, "type", 16, false, &type) < 0 ||
-                    kc_json_get_string(fs, "tag", 36, false, &tag) < 0))) {
+                    kc_json_get_string(fs, "tag", 36, false, &tag) < 0 ||
+                    kc_json_get_int(fs, "read-ahead-kb", 0, 65536, false, &read_ahead_kb) < 0))) {
                 *ret_error = g_strdup("malformed create-sandbox request");
                 return -EINVAL;
         }
@@ -152,6 +182,8 @@ int sandbox_create(Agent *a, JsonObject *req, const char **ret_fs, char **ret_er
         r = mount_shared(a, type, tag, ret_fs, ret_error);
         if (r < 0)
                 return r;
+        if (strcmp(*ret_fs, "none") != 0)
+                set_read_ahead(a->shared_dir, read_ahead_kb);
         /* The operator's extra modules; guest mounts may need any file system of the image. */
         modules_load_group("sandbox");
         if (mounts && json_array_get_length(mounts) > 0)

@@ -98,6 +98,7 @@ KcVmConfig *kc_vm_config_new_default(void) {
         c->virtio_fs_cache = g_strdup("auto");
         c->virtio_fs_extra_args = g_new0(char *, 1);
         c->msize_9p = 8192;
+        c->virtio_fs_read_ahead_kb = 4096;
         c->kernel_params = g_strdup("");
         c->enable_annotations = g_strsplit("kernel_params", ";", -1);
         c->valid_hypervisor_paths = g_strsplit("/usr/bin/qemu-system-x86_64;/usr/libexec/qemu-kvm", ";", -1);
@@ -146,6 +147,7 @@ const KcVmKey kc_vm_keys[] = {
         {"hypervisor.qemu", "virtio_fs_cache", KC_KEY_FS_CACHE, F(virtio_fs_cache), 0, 0},
         {"hypervisor.qemu", "virtio_fs_extra_args", KC_KEY_STRV, F(virtio_fs_extra_args), 0, 0},
         {"hypervisor.qemu", "msize_9p", KC_KEY_UINT, F(msize_9p), 4096, 1048576},
+        {"hypervisor.qemu", "virtio_fs_read_ahead_kb", KC_KEY_UINT, F(virtio_fs_read_ahead_kb), 0, 65536},
         {"hypervisor.qemu", "kernel_params", KC_KEY_STRING, F(kernel_params), 0, KC_VM_MAX_KERNEL_PARAMS},
         {"hypervisor.qemu", "enable_annotations", KC_KEY_REGEXV, F(enable_annotations), 0, 0},
         {"hypervisor.qemu", "valid_hypervisor_paths", KC_KEY_STRV, F(valid_hypervisor_paths), 0, 0},

@@ -46,6 +46,7 @@ typedef struct KcVmConfig {
         char *virtio_fs_cache; /* auto, always, never */
         char **virtio_fs_extra_args;
         unsigned msize_9p;
+        unsigned virtio_fs_read_ahead_kb; /* the guest's read-ahead on the shared dir; 0: kernel's */
         char *kernel_params;
         char **enable_annotations; /* regexes of annotation names users may set */
         char **valid_hypervisor_paths;

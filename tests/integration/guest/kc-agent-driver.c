@@ -57,6 +57,41 @@ static void test_personality(Ctx *ctx) {
            "the container process runs with personality 0 and full randomisation (got %d, '%s')", r, out);
 }
 
+/* create-sandbox asked for 4096 KiB of read-ahead on the shared directory: its mount's backing
+ * device shows it (read through a container with sysfs mounted). */
+static void test_read_ahead(Ctx *ctx) {
+        const char *args[] = {"/bin/sh", "-c", "cat /sys/class/bdi/*/read_ahead_kb", NULL};
+        g_autofree char *id = cid(ctx, "readahead"), *out = NULL;
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        JsonObject *spec = make_spec(args, false), *m = json_object_new();
+        JsonArray *mounts = json_array_new(), *opts = json_array_new();
+        Streams s = {};
+        int r;
+
+        json_array_add_string_element(opts, "ro");
+        json_object_set_string_member(m, "destination", "/sys");
+        json_object_set_string_member(m, "type", "sysfs");
+        json_object_set_string_member(m, "source", "sysfs");
+        json_object_set_array_member(m, "options", opts);
+        json_array_add_object_element(mounts, m);
+        json_object_set_array_member(spec, "mounts", mounts);
+        r = prepare_rootfs(ctx, id);
+        s.out = kc_agent_client_stream_alloc(ctx->client, false);
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", spec);
+        json_object_set_int_member(req, "stdout", s.out);
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, NULL);
+        out = stream_text(ctx, s.out);
+        ok(ctx, r == 0 && strstr(out, "4096\n"), "the shared directory's read-ahead is 4096 KiB (%d, '%s')",
+           r, out);
+        (void) simple(ctx, "remove-container", id, NULL);
+}
+
 /* The spec's seccomp filter and capability sets reach the process (crun/runc apply them). */
 static void test_security(Ctx *ctx) {
         static const char *const seccomp =
@@ -499,6 +534,7 @@ int main(int argc, char **argv) {
 
                 json_object_set_string_member(fs, "type", vm ? "virtio-fs" : "none");
                 json_object_set_string_member(fs, "tag", "kataShared");
+                json_object_set_int_member(fs, "read-ahead-kb", 4096);
                 json_object_set_object_member(sb, "shared-fs", fs);
                 r = call(&ctx, sb, &reply);
                 if (r == 0)
@@ -511,8 +547,10 @@ int main(int argc, char **argv) {
         if (quick)
                 goto destroy;
         test_signal(&ctx);
-        if (agent_pid <= 0)
+        if (agent_pid <= 0) {
                 test_personality(&ctx);
+                test_read_ahead(&ctx);
+        }
         test_security(&ctx);
         test_exec(&ctx);
         test_tty(&ctx);

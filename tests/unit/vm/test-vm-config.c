@@ -38,6 +38,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c->default_maxvcpus, ==, 0);
         g_assert_cmpuint(c->default_memory, ==, 2048);
         g_assert_cmpint(c->shared_fs, ==, KC_SHARED_FS_VIRTIO_FS);
+        g_assert_cmpuint(c->virtio_fs_read_ahead_kb, ==, 4096);
         g_assert_true(g_str_has_suffix(c->virtio_fs_daemon, "virtiofsd"));
         g_assert_cmpstr(c->virtio_fs_cache, ==, "auto");
         g_assert_cmpstr(c->kernel_params, ==, "");
@@ -68,6 +69,7 @@ static void test_overrides(void) {
                            "virtio_fs_cache=never\n"
                            "virtio_fs_extra_args=--thread-pool-size=1;--announce-submounts\n"
                            "msize_9p=65536\n"
+                           "virtio_fs_read_ahead_kb=0\n"
                            "kernel_params=agent.log=debug quiet\n"
                            "enable_annotations=kernel_params;default_.*\n"
                            "enable_debug=true\n"
@@ -94,6 +96,7 @@ static void test_overrides(void) {
         g_assert_cmpuint(g_strv_length(c->virtio_fs_extra_args), ==, 2);
         g_assert_cmpstr(c->virtio_fs_extra_args[1], ==, "--announce-submounts");
         g_assert_cmpuint(c->msize_9p, ==, 65536);
+        g_assert_cmpuint(c->virtio_fs_read_ahead_kb, ==, 0);
         g_assert_cmpstr(c->kernel_params, ==, "agent.log=debug quiet");
         g_assert_cmpstr(c->enable_annotations[1], ==, "default_.*");
         g_assert_true(c->enable_debug);
@@ -142,6 +145,8 @@ static void test_bad_values(void) {
                 const char *message;
         } cases[] = {
                 {"[hypervisor.qemu]\ndefault_vcpus=0\n", "default_vcpus: '0' is not an integer in 1..240"},
+                {"[hypervisor.qemu]\nvirtio_fs_read_ahead_kb=65537\n",
+                 "virtio_fs_read_ahead_kb: '65537' is not an integer in 0..65536"},
                 {"[hypervisor.qemu]\ndefault_vcpus=two\n", "default_vcpus: 'two' is not an integer"},
                 {"[hypervisor.qemu]\ndefault_vcpus=-1\n", "default_vcpus: '-1' is not an integer"},
                 {"[hypervisor.qemu]\ndefault_memory=16\n",
