@@ -41,6 +41,7 @@ static JsonObject *hypervisor_json(const KcVmConfig *c, bool kvm_usable) {
         set_str(h, "virtio_fs_cache", c->virtio_fs_cache);
         json_object_set_array_member(h, "virtio_fs_extra_args", strv_array(c->virtio_fs_extra_args));
         json_object_set_int_member(h, "msize_9p", c->msize_9p);
+        json_object_set_int_member(h, "virtio_fs_read_ahead_kb", c->virtio_fs_read_ahead_kb);
         set_str(h, "kernel_params", c->kernel_params);
         json_object_set_array_member(h, "enable_annotations", strv_array(c->enable_annotations));
         json_object_set_array_member(h, "valid_hypervisor_paths", strv_array(c->valid_hypervisor_paths));
