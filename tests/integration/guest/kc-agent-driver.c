@@ -57,15 +57,32 @@ static void test_personality(Ctx *ctx) {
            "the container process runs with personality 0 and full randomisation (got %d, '%s')", r, out);
 }
 
+/* Creates, starts and waits for a container with this spec (taken); its stdout in *ret_out. */
+static int run_spec(Ctx *ctx, const char *id, JsonObject *spec, char **ret_out) {
+        g_autoptr(JsonObject) req = kc_request_new("create-container");
+        uint32_t out = kc_agent_client_stream_alloc(ctx->client, false);
+        int r = prepare_rootfs(ctx, id);
+
+        json_object_set_string_member(req, "container-id", id);
+        json_object_set_object_member(req, "spec", spec);
+        json_object_set_int_member(req, "stdout", out);
+        if (r == 0)
+                r = call(ctx, req, NULL);
+        if (r == 0)
+                r = simple(ctx, "start-container", id, NULL);
+        if (r == 0)
+                r = wait_for(ctx, id, NULL, NULL);
+        *ret_out = stream_text(ctx, out);
+        return r;
+}
+
 /* create-sandbox asked for 4096 KiB of read-ahead on the shared directory: its mount's backing
  * device shows it (read through a container with sysfs mounted). */
 static void test_read_ahead(Ctx *ctx) {
         const char *args[] = {"/bin/sh", "-c", "cat /sys/class/bdi/*/read_ahead_kb", NULL};
         g_autofree char *id = cid(ctx, "readahead"), *out = NULL;
-        g_autoptr(JsonObject) req = kc_request_new("create-container");
         JsonObject *spec = make_spec(args, false), *m = json_object_new();
         JsonArray *mounts = json_array_new(), *opts = json_array_new();
-        Streams s = {};
         int r;
 
         json_array_add_string_element(opts, "ro");
@@ -75,18 +92,7 @@ static void test_read_ahead(Ctx *ctx) {
         json_object_set_array_member(m, "options", opts);
         json_array_add_object_element(mounts, m);
         json_object_set_array_member(spec, "mounts", mounts);
-        r = prepare_rootfs(ctx, id);
-        s.out = kc_agent_client_stream_alloc(ctx->client, false);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_object_member(req, "spec", spec);
-        json_object_set_int_member(req, "stdout", s.out);
-        if (r == 0)
-                r = call(ctx, req, NULL);
-        if (r == 0)
-                r = simple(ctx, "start-container", id, NULL);
-        if (r == 0)
-                r = wait_for(ctx, id, NULL, NULL);
-        out = stream_text(ctx, s.out);
+        r = run_spec(ctx, id, spec, &out);
         ok(ctx, r == 0 && strstr(out, "4096\n"), "the shared directory's read-ahead is 4096 KiB (%d, '%s')",
            r, out);
         (void) simple(ctx, "remove-container", id, NULL);
@@ -102,25 +108,12 @@ static void test_security(Ctx *ctx) {
                               "mkdir /tmp/d 2>/dev/null; echo mkdir=$?; grep CapBnd /proc/self/status",
                               NULL};
         g_autofree char *id = cid(ctx, "security"), *out = NULL;
-        g_autoptr(JsonObject) req = kc_request_new("create-container");
         JsonObject *spec = make_spec(args, false), *filter = NULL;
-        Streams s = {};
         int r;
 
         g_assert(kc_json_parse_object(seccomp, strlen(seccomp), &filter) == 0);
         json_object_set_object_member(json_object_get_object_member(spec, "linux"), "seccomp", filter);
-        r = prepare_rootfs(ctx, id);
-        s.out = kc_agent_client_stream_alloc(ctx->client, false);
-        json_object_set_string_member(req, "container-id", id);
-        json_object_set_object_member(req, "spec", spec);
-        json_object_set_int_member(req, "stdout", s.out);
-        if (r == 0)
-                r = call(ctx, req, NULL);
-        if (r == 0)
-                r = simple(ctx, "start-container", id, NULL);
-        if (r == 0)
-                r = wait_for(ctx, id, NULL, NULL);
-        out = stream_text(ctx, s.out);
+        r = run_spec(ctx, id, spec, &out);
         /* CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_KILL, CAP_SETGID, CAP_SETUID: bits 0, 1, 5, 6, 7. */
         ok(ctx, r == 0 && strstr(out, "mkdir=1\n") && strstr(out, "CapBnd:\t00000000000000e3"),
            "seccomp denies mkdir and the bounding set is the spec's (%d, '%s')", r, out);
