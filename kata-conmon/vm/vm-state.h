@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define KC_VM_DEFAULT_RUNTIME_ROOT "/run/kata-conmon"
+#include "kc-state.h"
+
+#define KC_VM_DEFAULT_RUNTIME_ROOT KR_DEFAULT_ROOT
 
 /* The runtime root from the monitor's --runtime-arg list (--root=R or --root R; last wins), else
  * fallback (the configuration's runtime_root), else KC_VM_DEFAULT_RUNTIME_ROOT. */

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 #include "cli-log.h"
-#include "state.h"
+#include "kc-state.h"
 
 typedef struct KrContext {
         const char *root;

@@ -10,7 +10,7 @@
 #include "fd-util.h"
 #include "fileio.h"
 #include "macro.h"
-#include "state.h"
+#include "kc-state.h"
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static char *unescape(const char *s) {

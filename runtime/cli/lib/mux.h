@@ -2,7 +2,7 @@
 #pragma once
 
 #include "client.h"
-#include "state.h"
+#include "kc-state.h"
 
 #define KR_MUX_SOCKET "mux.sock"
 #define KR_DEFAULT_SANDBOX_BASE "/run/kata-containers/kata-conmon"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "state.h"
+#include "kc-state.h"
 
 static const char contract_example[] =
         "{\"id\":\"web\",\"role\":\"container\",\"sandbox_id\":\"pod1\","

@@ -10,7 +10,7 @@
 #include "macro.h"
 #include "message.h"
 #include "proc-util.h"
-#include "state.h"
+#include "kc-state.h"
 
 static const char *const status_names[_KR_STATUS_MAX] = {
         [KR_STATUS_CREATED] = "created",
