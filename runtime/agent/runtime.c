@@ -86,10 +86,11 @@ static pid_t runtime_fork(Agent *a, const char *const *args, const int stdio[3],
                 /* QEMU's TCG (7.x on x86) finds translated code by virtual address too: with the
                  * runtime and its libraries at new random addresses each call, every call translates
                  * them again (crun --version: 128 ms randomised, 60 ms not, in a TCG guest). So under
-                 * TCG the runtime itself runs unrandomised; its exec'd processes do not inherit it
-                 * (create: the spec's personality resets it, see spec_set_default_personality();
-                 * exec: not applied, the runtime execs the user's process directly). */
-                if (a->runtime_no_aslr && strcmp(args[0], "exec") != 0)
+                 * TCG the runtime itself runs unrandomised; the processes it starts do not inherit it:
+                 * create and exec both apply the spec's linux.personality, which the agent sets
+                 * (spec_set_default_personality()). The guest test reads /proc/self/personality of
+                 * a container and of an exec'd process. */
+                if (a->runtime_no_aslr)
                         (void) personality(ADDR_NO_RANDOMIZE);
                 execv(a->runtime, (char **) argv->pdata);
                 _exit(127);

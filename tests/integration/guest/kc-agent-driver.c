@@ -159,9 +159,10 @@ static void test_exec(Ctx *ctx) {
         const char *e1[] = {"/bin/sh", "-c", "echo exec-out; echo exec-err >&2; exit 3", NULL};
         const char *e2[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
         const char *e3[] = {"/bin/sh", "-c", "cat /proc/1/cmdline", NULL};
+        const char *e4[] = {"/bin/cat", "/proc/self/personality", NULL};
         g_autofree char *id = cid(ctx, "exec");
-        g_autofree char *out = NULL, *err = NULL, *cmdline = NULL;
-        Streams s1 = {}, s2 = {}, s3 = {};
+        g_autofree char *out = NULL, *err = NULL, *cmdline = NULL, *persona = NULL;
+        Streams s1 = {}, s2 = {}, s3 = {}, s4 = {};
         KcExitStatus st = {};
         int r;
 
@@ -188,6 +189,12 @@ static void test_exec(Ctx *ctx) {
         cmdline = stream_text(ctx, s3.out);
         ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"),
            "exec runs inside the container's namespaces");
+        r = exec_in(ctx, id, "e4", e4, false, &s4);
+        if (r == 0)
+                r = wait_for(ctx, id, "e4", NULL);
+        persona = stream_text(ctx, s4.out);
+        ok(ctx, r == 0 && strcmp(persona, "00000000\n") == 0,
+           "the exec'd process has the default personality, randomisation on (%d, '%s')", r, persona);
         {
                 g_autoptr(JsonObject) rm = kc_request_new("remove-container");
                 json_object_set_string_member(rm, "container-id", id);
