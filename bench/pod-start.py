@@ -4,7 +4,10 @@ boot of the same kernel and initrd (QEMU start to kata-agent's hello, same QEMU 
 Prints a markdown table. Needs a build dir with kata-conmon (+ its sibling kata-conmon-vm), kata-runtime, kata-agent,
 kc-vm-argv and the image builder.
 
-Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512]
+Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512] [--trace]
+
+--trace: one more pod, with the agent's and the monitor's debug lines in a private journald, printed as
+a timeline (seconds from sandbox create): every agent request and crun call with its duration.
 """
 import argparse
 import glob
@@ -23,6 +26,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration", "vm"))
 os.environ.setdefault("KC_SOURCE_DIR", TOP)
 import kccrio  # noqa: E402
+import kcjournald  # noqa: E402
 import kcoci  # noqa: E402
 import kcvm  # noqa: E402
 
@@ -143,10 +147,10 @@ def footprint(h, kr, menv, cid):
     return rows
 
 
-def pod_start(h, kr, menv, cid):
+def pod_start(h, kr, menv, cid, extra=()):
     """kata-conmon create (sandbox role) + kata-runtime start → first output line in the container log."""
     t0 = time.monotonic()
-    c = h.create(cid, ["echo", "first-output"], env=menv, timeout=180)
+    c = h.create(cid, ["echo", "first-output"], env=menv, timeout=180, extra=extra)
     if not c.pid or c.pid <= 0:
         raise RuntimeError(f"sandbox create failed: {c.sync} {c.parent_err!r}")
     t1 = time.monotonic()
@@ -161,12 +165,37 @@ def pod_start(h, kr, menv, cid):
     return elapsed
 
 
+def trace(tmp, conf, h, kr, menv):
+    """One more pod with debug diagnostics in a private journald; prints its timeline."""
+    j = kcjournald.Journald(tmp).start()
+    try:
+        tconf = os.path.join(tmp, "kc-trace.conf")
+        with open(conf) as f, open(tconf, "w") as g:
+            g.write(f.read() + "[agent.kata]\nenable_debug=true\n")
+        t0 = time.time()
+        el = pod_start(h, kr, dict(menv, KATA_CONMON_CONF=tconf), "benchtrace", extra=("--log-level", "debug"))
+        time.sleep(0.5)
+        print(f"\nTimeline of one pod start ({el:.2f} s; seconds from sandbox create, guest lines with the "
+              "guest's uptime):\n")
+        for ent in j.query():
+            t = int(ent["__REALTIME_TIMESTAMP"]) / 1e6 - t0
+            msg = ent.get("MESSAGE", "")
+            if t < 0 or not isinstance(msg, str) or ent.get("SYSLOG_IDENTIFIER") not in ("kata-conmon", "kata-guest"):
+                continue
+            print(f"  {t:7.3f}  {ent['SYSLOG_IDENTIFIER']:<11} {msg[:150]}")
+    finally:
+        j.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(TOP, "build"))
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--memory", type=int, default=512)
+    ap.add_argument("--trace", action="store_true", help="also print one pod's start timeline")
     a = ap.parse_args()
+    if a.trace:
+        kcjournald.reexec_in_mount_ns()
     b = os.path.abspath(a.build_dir)
     e = {"KC_CONMON_VM": f"{b}/kata-conmon/kata-conmon", "KC_RUNTIME": f"{b}/runtime/cli/kata-runtime",
          "KC_AGENT": f"{b}/runtime/agent/kata-agent", "KC_BUILD_IMAGE": f"{b}/runtime/guest/kata-conmon-build-image"}
@@ -215,6 +244,8 @@ def main():
             print(f"| {comm} | {pss} | {rss} |")
         print(f"| **total** | **{sum(x[1] for x in foot)}** | {sum(x[2] for x in foot)} |")
         print(f"\nTarget: pod start ≤ 1.15× the raw boot ({'met' if mp / mr <= 1.15 else 'not met'}).")
+        if a.trace:
+            trace(tmp, conf, h, kr, menv)
         h.cleanup()
     finally:
         if vfsd and vfsd.poll() is None:
