@@ -4,7 +4,7 @@ boot of the same kernel and initrd (QEMU start to kata-agent's hello, same QEMU 
 Prints a markdown table. Needs a build dir with kata-conmon (+ its sibling kata-conmon-vm), kata-runtime, kata-agent,
 kc-vm-argv and the image builder.
 
-Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512] [--trace]
+Usage: bench/pod-start.py [--build-dir build] [-n 1] [--memory 512] [--accel tcg|kvm] [--trace]
 
 --trace: one more pod, with the agent's and the monitor's debug lines in a private journald, printed as
 a timeline (seconds from sandbox create): every agent request and crun call with its duration.
@@ -51,11 +51,11 @@ def start_virtiofsd(old, sock, shared):
     return p
 
 
-def raw_boot(argv_tool, conf, vfs_sock, sandbox_id, timeout=180):
+def raw_boot(argv_tool, conf, vfs_sock, sandbox_id, accel, timeout=180):
     """QEMU start → the agent's hello frame, in seconds."""
     agent_host, agent_qemu = socket.socketpair()
     console_host, console_qemu = socket.socketpair()
-    argv = subprocess.run([argv_tool, "--config", conf, "--sandbox-id", sandbox_id, "--accel", "tcg",
+    argv = subprocess.run([argv_tool, "--config", conf, "--sandbox-id", sandbox_id, "--accel", accel,
                            "--agent-fd", str(agent_qemu.fileno()), "--console-fd", str(console_qemu.fileno()),
                            "--virtiofs-socket", vfs_sock],
                           capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
@@ -193,6 +193,7 @@ def main():
     ap.add_argument("-n", type=int, default=1)
     ap.add_argument("--memory", type=int, default=512)
     ap.add_argument("--trace", action="store_true", help="also print one pod's start timeline")
+    ap.add_argument("--accel", choices=("tcg", "kvm"), default="tcg", help="for both the raw boot and the pod")
     a = ap.parse_args()
     if a.trace:
         kcjournald.reexec_in_mount_ns()
@@ -208,6 +209,11 @@ def main():
     try:
         kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
         conf = kcvm.write_conf(os.path.join(tmp, "kc.conf"), kernel, initrd)
+        if a.accel != "tcg":
+            with open(conf) as f:
+                text = f.read().replace("accel=tcg\n", f"accel={a.accel}\n")
+            with open(conf, "w") as f:
+                f.write(text)
         with open(conf, "a") as f:
             f.write(f"default_memory={a.memory}\n")
         shared = os.path.join(tmp, "shared")
@@ -222,14 +228,14 @@ def main():
         for i in range(a.n):
             # The C virtiofsd serves one connection: a fresh one per raw boot, listening before QEMU.
             vfsd = start_virtiofsd(vfsd, vfs_sock, shared)
-            t = raw_boot(argv_tool, conf, vfs_sock, f"bench-raw-{i}")
+            t = raw_boot(argv_tool, conf, vfs_sock, f"bench-raw-{i}", a.accel)
             if t is None:
                 raise RuntimeError("raw boot did not reach the agent's hello")
             raw.append(t)
             pod.append(pod_start(h, kr, menv, f"benchpod{i}"))
         foot = footprint(h, kr, menv, "benchfoot")
         mr, mp = statistics.median(raw), statistics.median(pod)
-        print(f"Pod start under TCG, {a.n} run(s), {a.memory} MiB, medians (seconds):\n")
+        print(f"Pod start under {a.accel.upper()}, {a.n} run(s), {a.memory} MiB, medians (seconds):\n")
         print("| measurement | seconds | ratio |")
         print("|---|---:|---:|")
         print(f"| raw boot: QEMU start → kata-agent hello | {mr:.2f} | 1.00 |")
