@@ -79,7 +79,11 @@ static int run_spec(Ctx *ctx, const char *id, JsonObject *spec, char **ret_out) 
 /* create-sandbox asked for 4096 KiB of read-ahead on the shared directory: its mount's backing
  * device shows it (read through a container with sysfs mounted). */
 static void test_read_ahead(Ctx *ctx) {
-        const char *args[] = {"/bin/sh", "-c", "cat /sys/class/bdi/*/read_ahead_kb", NULL};
+        const char *args[] = {"/bin/sh", "-c",
+                              "cat /sys/class/bdi/*/read_ahead_kb; for i in 1 2 3 4 5 6 7 8 9 10; do "
+                              "[ -d /sys/module/overlay ] && [ -d /sys/module/virtio_rng ] && break; "
+                              "sleep 0.5; done; ls -d /sys/module/overlay /sys/module/virtio_rng",
+                              NULL};
         g_autofree char *id = cid(ctx, "readahead"), *out = NULL;
         JsonObject *spec = make_spec(args, false), *m = json_object_new();
         JsonArray *mounts = json_array_new(), *opts = json_array_new();
@@ -95,6 +99,9 @@ static void test_read_ahead(Ctx *ctx) {
         r = run_spec(ctx, id, spec, &out);
         ok(ctx, r == 0 && strstr(out, "4096\n"), "the shared directory's read-ahead is 4096 KiB (%d, '%s')",
            r, out);
+        /* The "late" module group loads from 2 s after create-sandbox, one module per idle turn. */
+        ok(ctx, strstr(out, "/sys/module/overlay\n") && strstr(out, "/sys/module/virtio_rng\n"),
+           "the late modules (overlay, virtio_rng) are loaded a while after create-sandbox ('%s')", out);
         (void) simple(ctx, "remove-container", id, NULL);
 }
 
