@@ -59,6 +59,19 @@ class KataRuntime(kcoci.Runc):
             self.run("delete", "--force", cid, check=False)
 
 
+def pod_setup(e, tmp):
+    """What the CRI-O-shaped VM tests start with: the image, kata-conmon.conf, the monitors'
+    environment, kata-runtime with a private root, and the harness. Returns (h, kr, menv, vmdir)."""
+    import kccrio  # noqa: E402 (kccrio needs the same sys.path the tests set up)
+    kernel, initrd = build_image(e, os.path.join(tmp, "img"))
+    conf = write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
+    vmdir = os.path.join(tmp, "vm")
+    menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir, **sanitizer_env(tmp)}
+    kr = KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
+    rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
+    return kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr), kr, menv, vmdir
+
+
 def add_annotations(bundle, annotations):
     p = os.path.join(bundle, "config.json")
     with open(p) as f:

@@ -25,14 +25,7 @@ def main():
         e = kcvm.env()
         kcoci.become_subreaper()
         tmp = tempfile.mkdtemp(prefix="kc-vm-crio-", dir="/tmp")
-        kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
-        conf = kcvm.write_conf(os.path.join(tmp, "kata-conmon.conf"), kernel, initrd)
-        vmdir = os.path.join(tmp, "vm")
-        menv = {"KATA_CONMON_CONF": conf, "KATA_CONMON_VM_RUN_DIR": vmdir,
-                **kcvm.sanitizer_env(tmp)}
-        kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ, **menv))
-        rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
-        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        h, kr, menv, vmdir = kcvm.pod_setup(e, tmp)
         run(tap, h, kr, menv, vmdir, tmp)
     except kcoci.Missing as ex:
         tap.fail_prereq(str(ex))
