@@ -140,10 +140,7 @@ void test_control(Ctx *ctx, bool cgroup2) {
         ok(ctx, r == 0, "update-container: memory and pids limits (%d)", r);
         if (cgroup2) {
                 g_autofree char *text = NULL;
-                r = exec_in(ctx, id, "cat", cat, false, &s);
-                if (r == 0)
-                        r = wait_for(ctx, id, "cat", NULL);
-                text = stream_text(ctx, s.out);
+                r = exec_output(ctx, id, "cat", cat, &text);
                 ok(ctx, r == 0 && strcmp(text, "50331648\n") == 0,
                    "the container's memory.max is the new limit (%d, '%s')", r, text);
         }

@@ -233,6 +233,16 @@ int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, 
         return r < 0 ? r : call(ctx, req, NULL);
 }
 
+int exec_output(Ctx *ctx, const char *id, const char *eid, const char *const *args, char **ret_out) {
+        Streams s = {};
+        int r = exec_in(ctx, id, eid, args, false, &s);
+
+        if (r == 0)
+                r = wait_for(ctx, id, eid, NULL);
+        *ret_out = stream_text(ctx, s.out);
+        return r;
+}
+
 /* Runs the client until a stream holds `needle` or the timeout passes. */
 bool wait_output(Ctx *ctx, uint32_t stream, const char *needle, int timeout_ms) {
         int64_t deadline = g_get_monotonic_time() + (int64_t) timeout_ms * 1000;

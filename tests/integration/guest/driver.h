@@ -44,6 +44,8 @@ int create_start_limited(Ctx *ctx, const char *id, const char *const *args, int6
 int wait_for(Ctx *ctx, const char *id, const char *exec_id, KcExitStatus *ret_st);
 int run_simple(Ctx *ctx, const char *name, const char *const *args, Streams *s, KcExitStatus *st);
 int exec_in(Ctx *ctx, const char *id, const char *eid, const char *const *args, bool tty, Streams *ret);
+/* exec_in() without a tty, then wait_for(); its stdout in *ret_out. Returns the exit code or < 0. */
+int exec_output(Ctx *ctx, const char *id, const char *eid, const char *const *args, char **ret_out);
 bool wait_output(Ctx *ctx, uint32_t stream, const char *needle, int timeout_ms);
 int connect_unix(const char *path);
 

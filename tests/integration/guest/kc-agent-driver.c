@@ -169,7 +169,7 @@ static void test_exec(Ctx *ctx) {
         const char *e4[] = {"/bin/cat", "/proc/self/personality", NULL};
         g_autofree char *id = cid(ctx, "exec");
         g_autofree char *out = NULL, *err = NULL, *cmdline = NULL, *persona = NULL;
-        Streams s1 = {}, s2 = {}, s3 = {}, s4 = {};
+        Streams s1 = {}, s2 = {};
         KcExitStatus st = {};
         int r;
 
@@ -190,16 +190,10 @@ static void test_exec(Ctx *ctx) {
                 r = wait_for(ctx, id, "e2", &st);
         ok(ctx, r == 128 + SIGTERM && st.signal == SIGTERM,
            "exec killed by SIGTERM reported as signal 15 (got %d)", r);
-        r = exec_in(ctx, id, "e3", e3, false, &s3);
-        if (r == 0)
-                r = wait_for(ctx, id, "e3", NULL);
-        cmdline = stream_text(ctx, s3.out);
+        r = exec_output(ctx, id, "e3", e3, &cmdline);
         ok(ctx, r == 0 && g_str_has_prefix(cmdline, "/bin/sleep"),
            "exec runs inside the container's namespaces");
-        r = exec_in(ctx, id, "e4", e4, false, &s4);
-        if (r == 0)
-                r = wait_for(ctx, id, "e4", NULL);
-        persona = stream_text(ctx, s4.out);
+        r = exec_output(ctx, id, "e4", e4, &persona);
         ok(ctx, r == 0 && strcmp(persona, "00000000\n") == 0,
            "the exec'd process has the default personality, randomisation on (%d, '%s')", r, persona);
         {
