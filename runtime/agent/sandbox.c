@@ -126,6 +126,7 @@ static void set_read_ahead(const char *dir, int64_t kb) {
         g_autofree char *path = NULL, *value = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
+        int r;
 
         if (kb <= 0)
                 return;
@@ -136,8 +137,9 @@ static void set_read_ahead(const char *dir, int64_t kb) {
         path = g_strdup_printf("/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
         value = g_strdup_printf("%" PRId64, kb);
         fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t) strlen(value))
-                log_warning_errno(errno, "Cannot set the read-ahead of %s (%s): %m", dir, path);
+        r = fd < 0 ? -errno : write_all(fd, value, strlen(value));
+        if (r < 0)
+                log_warning_errno(r, "Cannot set the read-ahead of %s (%s): %m", dir, path);
         else
                 log_debug("Read-ahead of %s: %" PRId64 " KiB", dir, kb);
 }
