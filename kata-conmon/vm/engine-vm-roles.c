@@ -20,7 +20,6 @@
 
 #define JOIN_HELLO_TIMEOUT_S 30
 
-
 /* Container and exec monitors log KATA_VM_PID too, from the sandbox's S/qemu.pid (a decimal pid
  * written by the sandbox monitor; anything else is ignored). */
 static void set_vm_pid_field(const char *sandbox_dir) {
@@ -432,20 +431,20 @@ void vm_report_started(VmEngine *ve, pid_t guest_pid) {
                 }
         }
         if (ve->role != VM_EXEC) {
-                KcVmState st = {
-                        .id = ve->cid,
-                        .role = ve->role == VM_SANDBOX ? "sandbox" : "container",
-                        .sandbox_id = ve->sandbox_id,
-                        .bundle = ve->p.bundle,
-                        .pid = ve->pid,
-                        .monitor_pid = getpid(),
-                        .status = "created",
-                        .exit_status = -1,
-                        .annotations = ve->bundle.annotations,
-                        .sandbox_dir = ve->sandbox_dir,
-                };
-                (void) proc_start_time(ve->pid, &st.pid_start_time);
-                r = kc_vm_state_write(ve->root, &st);
+                g_autoptr(KrState) st = g_new0(KrState, 1);
+
+                st->id = g_strdup(ve->cid);
+                st->role = ve->role == VM_SANDBOX ? KR_ROLE_SANDBOX : KR_ROLE_CONTAINER;
+                st->sandbox_id = g_strdup(ve->sandbox_id);
+                st->bundle = g_strdup(ve->p.bundle ? ve->p.bundle : "");
+                st->pid = ve->pid;
+                st->monitor_pid = getpid();
+                st->status = KR_STATUS_CREATED;
+                st->annotations =
+                        ve->bundle.annotations ? json_object_ref(ve->bundle.annotations) : json_object_new();
+                st->sandbox_dir = g_strdup(ve->sandbox_dir);
+                (void) proc_start_time(ve->pid, &st->pid_start_time);
+                r = kc_vm_state_write(ve->root, st);
                 if (r < 0) {
                         vm_fail(ve, "cannot write the state of %s under %s: %s", ve->cid, ve->root,
                                 g_strerror(-r));

@@ -34,35 +34,8 @@ static char *now_rfc3339(void) {
         return g_strdup_printf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-/* A KrState (kata-runtime's view, runtime/lib/state) of what the engine knows. */
-static KrState *to_kr_state(const KcVmState *st, const char *created) {
-        KrState *s = g_new0(KrState, 1);
-
-        s->id = g_strdup(st->id);
-        s->role = strcmp(st->role, "sandbox") == 0 ? KR_ROLE_SANDBOX : KR_ROLE_CONTAINER;
-        s->sandbox_id = g_strdup(st->sandbox_id);
-        s->bundle = g_strdup(st->bundle ? st->bundle : "");
-        s->pid = st->pid;
-        s->monitor_pid = st->monitor_pid;
-        s->pid_start_time = st->pid_start_time;
-        s->status = kr_status_from_string(st->status);
-        s->created = g_strdup(created);
-        s->has_exit_status = st->exit_status >= 0;
-        s->exit_status = st->exit_status;
-        s->sandbox_dir = g_strdup(st->sandbox_dir);
-        s->annotations = st->annotations ? json_object_ref(st->annotations) : json_object_new();
-        return s;
-}
-
-char *kc_vm_state_to_json(const KcVmState *st, const char *created) {
-        g_autoptr(KrState) s = to_kr_state(st, created);
-
-        return kr_state_serialize(s);
-}
-
-int kc_vm_state_write(const char *root, const KcVmState *st) {
-        g_autofree char *dir = NULL, *created = now_rfc3339();
-        g_autoptr(KrState) s = to_kr_state(st, created);
+int kc_vm_state_write(const char *root, KrState *st) {
+        g_autofree char *dir = NULL;
         _cleanup_close_ int lock = -EBADF;
         int r;
 
@@ -75,7 +48,9 @@ int kc_vm_state_write(const char *root, const KcVmState *st) {
         r = kr_state_lock(root, st->id, true, &lock);
         if (r < 0)
                 return r;
-        return kr_state_save(root, s);
+        g_free(st->created);
+        st->created = now_rfc3339();
+        return kr_state_save(root, st);
 }
 
 int kc_vm_state_mark_stopped(const char *root, const char *id, int exit_status) {

@@ -48,27 +48,24 @@ static void test_start_time(void) {
 
 static void test_state_roundtrip(void) {
         g_autofree char *root = g_dir_make_tmp("kc-vm-state-XXXXXX", NULL);
-        g_autoptr(JsonObject) ann = json_object_new();
-        json_object_set_string_member(ann, "io.kubernetes.cri-o.ContainerType", "container");
-        KcVmState st = {
-                .id = "web",
-                .role = "container",
-                .sandbox_id = "pod",
-                .bundle = "/b",
-                .pid = 123,
-                .monitor_pid = 100,
-                .pid_start_time = 4567,
-                .status = "created",
-                .exit_status = -1,
-                .annotations = ann,
-                .sandbox_dir = "/run/kata-containers/kata-conmon/pod",
-        };
+        g_autoptr(KrState) st = g_new0(KrState, 1);
         g_autofree char *path = g_build_filename(root, "web", "state.json", NULL);
         g_autofree char *text = NULL;
         g_autoptr(JsonObject) o = NULL;
         gsize len;
 
-        g_assert_cmpint(kc_vm_state_write(root, &st), ==, 0);
+        st->id = g_strdup("web");
+        st->role = KR_ROLE_CONTAINER;
+        st->sandbox_id = g_strdup("pod");
+        st->bundle = g_strdup("/b");
+        st->pid = 123;
+        st->monitor_pid = 100;
+        st->pid_start_time = 4567;
+        st->status = KR_STATUS_CREATED;
+        st->annotations = json_object_new();
+        json_object_set_string_member(st->annotations, "io.kubernetes.cri-o.ContainerType", "container");
+        st->sandbox_dir = g_strdup("/run/kata-containers/kata-conmon/pod");
+        g_assert_cmpint(kc_vm_state_write(root, st), ==, 0);
         g_assert_true(g_file_get_contents(path, &text, &len, NULL));
         g_assert_cmpint(kc_json_parse_object(text, len, &o), ==, 0);
         g_assert_cmpstr(json_object_get_string_member(o, "id"), ==, "web");
