@@ -30,26 +30,12 @@ tap = kctap.Tap()
 
 
 def create(h, cid, args, annotations, menv, cgroup_mount=False):
-    orig = kcoci.make_bundle
-
-    def make_bundle(bundle, rootfs, a, **k):
-        orig(bundle, rootfs, a, **k)
-        kcvm.add_annotations(bundle, annotations)
-        if cgroup_mount:
-            # The container sees its own cgroup at /sys/fs/cgroup (as runc's default spec has it).
-            p = os.path.join(bundle, "config.json")
-            with open(p) as f:
-                spec = json.load(f)
-            spec.setdefault("mounts", []).append({"destination": "/sys/fs/cgroup", "type": "cgroup",
-                                                  "source": "cgroup",
-                                                  "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
-            with open(p, "w") as f:
-                json.dump(spec, f)
-    kccrio.kcoci.make_bundle = make_bundle
-    try:
-        return h.create(cid, args, env=menv, timeout=180)
-    finally:
-        kccrio.kcoci.make_bundle = orig
+    def edit(spec):
+        # The container sees its own cgroup at /sys/fs/cgroup (as runc's default spec has it).
+        spec.setdefault("mounts", []).append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                              "source": "cgroup",
+                                              "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    return kcvm.create(h, cid, args, annotations, menv, edit=edit if cgroup_mount else None, timeout=180)
 
 
 # Inside the container: its own cgroup directory under the cgroup2 mount (without a cgroup namespace

@@ -72,13 +72,31 @@ def pod_setup(e, tmp):
     return kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr), kr, menv, vmdir
 
 
-def add_annotations(bundle, annotations):
+def add_annotations(bundle, annotations, edit=None):
+    """Gives the bundle's config.json CRI-O's annotations; edit(spec) may change the spec further."""
     p = os.path.join(bundle, "config.json")
     with open(p) as f:
         spec = json.load(f)
     spec["annotations"] = dict(annotations)
+    if edit:
+        edit(spec)
     with open(p, "w") as f:
         json.dump(spec, f)
+
+
+def create(h, cid, args, annotations, menv, edit=None, timeout=120, **kw):
+    """CreateContainer through the harness h for a bundle with CRI-O's annotations (and edit(spec))."""
+    import kccrio  # noqa: E402
+    orig = kccrio.kcoci.make_bundle
+
+    def make_bundle(bundle, rootfs, a, **k):
+        orig(bundle, rootfs, a, **k)
+        add_annotations(bundle, annotations, edit)
+    kccrio.kcoci.make_bundle = make_bundle
+    try:
+        return h.create(cid, args, env=menv, timeout=timeout, **kw)
+    finally:
+        kccrio.kcoci.make_bundle = orig
 
 
 def processes_matching(needle):

@@ -40,19 +40,7 @@ def main():
     sys.exit(tap.finish())
 
 
-def create(h, cid, args, annotations, menv, edit=None, **kw):
-    orig = kcoci.make_bundle
-
-    def make_bundle(bundle, rootfs, a, **k):
-        orig(bundle, rootfs, a, **k)
-        kcvm.add_annotations(bundle, annotations)
-        if edit:
-            edit(bundle)
-    kccrio.kcoci.make_bundle = make_bundle
-    try:
-        return h.create(cid, args, env=menv, timeout=120, **kw)
-    finally:
-        kccrio.kcoci.make_bundle = orig
+create = kcvm.create
 
 
 def run(tap, h, kr, menv, vmdir, tmp):
@@ -121,14 +109,8 @@ def run(tap, h, kr, menv, vmdir, tmp):
     tap.match(r"stdout F 0$", x["log"], "the timed-out process is gone from the guest")
 
     # 4b. OOM: a container over its memory limit is killed; the oom file appears in its bundle.
-    def limit_memory(bundle):
-        import json
-        path = os.path.join(bundle, "config.json")
-        with open(path) as f:
-            spec = json.load(f)
+    def limit_memory(spec):
         spec.setdefault("linux", {}).setdefault("resources", {})["memory"] = {"limit": 16 * 1024 * 1024}
-        with open(path, "w") as f:
-            json.dump(spec, f)
     hog = create(h, "hog", ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
                  member, menv, edit=limit_memory)
     if tap.ok(hog.pid and hog.pid > 0, "container hog created", hog.sync):
@@ -141,16 +123,10 @@ def run(tap, h, kr, menv, vmdir, tmp):
 
     # 4c. Like CRI-O, a member joins the infra container's IPC and UTS namespaces (paths in its spec,
     # which name host namespaces): in the guest it joins the sandbox container's.
-    def join_pod_namespaces(bundle):
-        import json
-        path = os.path.join(bundle, "config.json")
-        with open(path) as f:
-            spec = json.load(f)
+    def join_pod_namespaces(spec):
         for n in spec["linux"]["namespaces"]:
             if n["type"] in ("ipc", "uts"):
                 n["path"] = f"/proc/1/ns/{n['type']}"
-        with open(path, "w") as f:
-            json.dump(spec, f)
     show_ns = ["sh", "-c", "echo ns $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/uts) "
                "$(readlink /proc/self/ns/mnt)"]
     nsj = create(h, "nsjoin", show_ns, member, menv, edit=join_pod_namespaces)

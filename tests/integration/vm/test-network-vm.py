@@ -11,7 +11,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kcvm  # noqa: E402
-import kccrio  # noqa: E402
 import kcoci  # noqa: E402
 from kctap import Tap  # noqa: E402
 
@@ -85,26 +84,13 @@ def make_network(pod_ns, peer_ns):
 
 
 def create(h, cid, args, annotations, menv, netns=None, caps=()):
-    orig = kcoci.make_bundle
-
-    def make_bundle(bundle, rootfs, a, **k):
-        orig(bundle, rootfs, a, **k)
-        kcvm.add_annotations(bundle, annotations)
-        path = os.path.join(bundle, "config.json")
-        with open(path) as f:
-            spec = json.load(f)
+    def edit(spec):
         if netns:
             nss = [n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
             spec["linux"]["namespaces"] = nss + [{"type": "network", "path": netns}]
         for s in spec["process"].get("capabilities", {}).values():
             s.extend(caps)
-        with open(path, "w") as f:
-            json.dump(spec, f)
-    kccrio.kcoci.make_bundle = make_bundle
-    try:
-        return h.create(cid, args, env=menv, timeout=120)
-    finally:
-        kccrio.kcoci.make_bundle = orig
+    return kcvm.create(h, cid, args, annotations, menv, edit=edit)
 
 
 def run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns):
