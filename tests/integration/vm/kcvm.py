@@ -3,6 +3,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import types
 
 sys.path.insert(0, os.path.join(os.environ.get("KC_SOURCE_DIR", "."), "tests", "lib"))
 import kcoci  # noqa: E402
@@ -57,6 +59,31 @@ class KataRuntime(kcoci.Runc):
         for cid in os.listdir(self.root) if os.path.isdir(self.root) else []:
             self.run("kill", cid, "KILL", check=False)
             self.run("delete", "--force", cid, check=False)
+
+
+def run_test(tap, prefix, body, after=None):
+    """A VM test's main: body(e, tmp, pod) in a private directory under /tmp; a harness it puts in
+    pod.h is cleaned up, then every child is reaped, after() runs and the directory goes. A missing
+    prerequisite fails the plan, any other exception fails a test. Exits with the TAP result."""
+    tmp, pod = None, types.SimpleNamespace(h=None)
+    try:
+        e = env()
+        kcoci.become_subreaper()
+        tmp = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        body(e, tmp, pod)
+    except kcoci.Missing as ex:
+        tap.fail_prereq(str(ex))
+    except Exception as ex:  # noqa: BLE001
+        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
+    finally:
+        if pod.h:
+            pod.h.cleanup()
+        kcoci.reap_all_children()
+        if after:
+            after()
+        if tmp:
+            remove_tmp(tmp)
+    sys.exit(tap.finish())
 
 
 def pod_setup(e, tmp):

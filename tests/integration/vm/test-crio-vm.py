@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -19,25 +18,11 @@ TRAP_143 = "trap 'exit 143' TERM; echo hello-{n}; while true; do sleep 1; done"
 
 def main():
     tap = Tap()
-    tmp = None
-    h = kr = None
-    try:
-        e = kcvm.env()
-        kcoci.become_subreaper()
-        tmp = tempfile.mkdtemp(prefix="kc-vm-crio-", dir="/tmp")
-        h, kr, menv, vmdir = kcvm.pod_setup(e, tmp)
-        run(tap, h, kr, menv, vmdir, tmp)
-    except kcoci.Missing as ex:
-        tap.fail_prereq(str(ex))
-    except Exception as ex:  # noqa: BLE001
-        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
-    finally:
-        if h:
-            h.cleanup()
-        kcoci.reap_all_children()
-        if tmp:
-            kcvm.remove_tmp(tmp)
-    sys.exit(tap.finish())
+
+    def body(e, tmp, pod):
+        pod.h, kr, menv, vmdir = kcvm.pod_setup(e, tmp)
+        run(tap, pod.h, kr, menv, vmdir, tmp)
+    kcvm.run_test(tap, "kc-vm-crio-", body)
 
 
 create = kcvm.create

@@ -6,7 +6,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,36 +32,25 @@ def tc(*args):
 
 def main():
     tap = Tap()
-    tmp = h = None
     tag = os.urandom(3).hex()
     pod_ns, peer_ns = f"kcnet-pod-{tag}", f"kcnet-peer-{tag}"
-    try:
-        e = kcvm.env()
+
+    def body(e, tmp, pod):
         kcoci.require_exe("/usr/sbin/ip", "ip (Debian package iproute2)")
         kcoci.require_exe("/usr/sbin/tc", "tc (Debian package iproute2)")
         if not os.path.exists("/dev/net/tun"):
             raise kcoci.Missing("/dev/net/tun (the tun driver)")
-        kcoci.become_subreaper()
-        tmp = tempfile.mkdtemp(prefix="kc-vm-net-", dir="/tmp")
-        h, kr, menv, vmdir = kcvm.pod_setup(e, tmp)
+        pod.h, kr, menv, vmdir = kcvm.pod_setup(e, tmp)
         make_network(pod_ns, peer_ns)
-        run(tap, h, kr, menv, vmdir, tmp, pod_ns, peer_ns)
-        bad_input(tap, h, menv, vmdir, tmp, kr)
+        run(tap, pod.h, kr, menv, vmdir, tmp, pod_ns, peer_ns)
+        bad_input(tap, pod.h, menv, vmdir, tmp, kr)
         agent_validation(tap, e["KC_AGENT"], tmp)
         tap.eq(kcvm.sanitizer_reports(tmp), [], "no sanitizer reports from the monitors")
-    except kcoci.Missing as ex:
-        tap.fail_prereq(str(ex))
-    except Exception as ex:  # noqa: BLE001
-        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
-    finally:
-        if h:
-            h.cleanup()
-        kcoci.reap_all_children()
+
+    def remove_netns():
         for ns in (pod_ns, peer_ns):
             ip("netns", "del", ns, check=False)
-        if tmp:
-            kcvm.remove_tmp(tmp)
-    sys.exit(tap.finish())
+    kcvm.run_test(tap, "kc-vm-net-", body, after=remove_netns)
 
 
 def make_network(pod_ns, peer_ns):

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -16,29 +15,16 @@ from kctap import Tap  # noqa: E402
 
 def main():
     tap = Tap()
-    tmp = h = None
-    try:
-        e = kcvm.env()
-        kcoci.become_subreaper()
-        tmp = tempfile.mkdtemp(prefix="kc-vm-bad-", dir="/tmp")
+
+    def body(e, tmp, pod):
         kernel, initrd = kcvm.build_image(e, os.path.join(tmp, "img"))
         vmdir = os.path.join(tmp, "vm")
         rootfs = kcoci.make_rootfs(os.path.join(tmp, "rootfs"))
         kr = kcvm.KataRuntime(e["KC_RUNTIME"], os.path.join(tmp, "root"), dict(os.environ))
-        h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
-        cases(tap, h, e, tmp, vmdir, kernel, initrd, kr)
+        pod.h = kccrio.Harness(e["KC_CONMON_VM"], tmp, rootfs, kr)
+        cases(tap, pod.h, e, tmp, vmdir, kernel, initrd, kr)
         no_sibling(tap, e, tmp)
-    except kcoci.Missing as ex:
-        tap.fail_prereq(str(ex))
-    except Exception as ex:  # noqa: BLE001
-        tap.ok(False, f"harness raised {type(ex).__name__}: {ex}")
-    finally:
-        if h:
-            h.cleanup()
-        kcoci.reap_all_children()
-        if tmp:
-            kcvm.remove_tmp(tmp)
-    sys.exit(tap.finish())
+    kcvm.run_test(tap, "kc-vm-bad-", body)
 
 
 def no_sibling(tap, e, tmp):
